@@ -1,0 +1,31 @@
+# Kiln's build. GOEXPERIMENT=simd enables simd/archsimd kernels (AVX-512);
+# files using it carry a portable fallback, so plain `go build` works too.
+export GOEXPERIMENT := simd
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/kiln
+
+.PHONY: build test vet fmt demo bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kiln
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w .
+
+test: vet
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -timeout 20m ./...
+
+demo: build
+	$(BIN) demo -o demo-run
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+clean:
+	rm -rf bin demo-run
