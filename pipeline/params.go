@@ -103,6 +103,24 @@ func setParam(f reflect.Value, val any) error {
 	if s, ok := val.(string); ok && f.Kind() != reflect.String {
 		return setFromString(f, s)
 	}
+	if m, ok := val.(map[string]any); ok && f.Kind() == reflect.Map {
+		// Keys from a decoded YAML or JSON mapping arrive as strings even when
+		// the parameter wants, say, n-gram sizes as ints.
+		out := reflect.MakeMap(f.Type())
+		for k, v := range m {
+			kv := reflect.New(f.Type().Key()).Elem()
+			if err := setScalar(kv, k); err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+			vv := reflect.New(f.Type().Elem()).Elem()
+			if err := setParam(vv, v); err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+			out.SetMapIndex(kv, vv)
+		}
+		f.Set(out)
+		return nil
+	}
 	// Round-trip through YAML so ints become floats, lists become slices and
 	// so on, with YAML's own type errors when they do not fit.
 	b, err := yaml.Marshal(val)
