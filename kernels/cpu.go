@@ -260,7 +260,7 @@ func (c *CPU) RoPEBackward(dx, pos Buffer, N, H, D int, base float32) {
 }
 
 func silu(x float32) (s, sig float32) {
-	sig = float32(1 / (1 + math.Exp(-float64(x))))
+	sig = 1 / (1 + expf(-x))
 	return x * sig, sig
 }
 
@@ -302,21 +302,32 @@ func (c *CPU) CrossEntropy(losses, dlogits, logits, targets, mask Buffer, N, V i
 			for _, v := range row {
 				mx = max(mx, v)
 			}
-			var sum float64
-			for _, v := range row {
-				sum += math.Exp(float64(v - mx))
-			}
-			lse := float64(mx) + math.Log(sum)
+			// One exp per logit: the exponentials go straight into dlogits
+			// (which may alias logits: each element is read before written).
 			t := int(tg[n])
-			ls[n] = float32(lse - float64(row[t]))
+			xt := row[t]
+			var sum float64 // float64: V can be 128k terms
+			var drow []float32
+			if dl != nil {
+				drow = dl[n*V : (n+1)*V]
+				for i, v := range row {
+					e := expf(v - mx)
+					drow[i] = e
+					sum += float64(e)
+				}
+			} else {
+				for _, v := range row {
+					sum += float64(expf(v - mx))
+				}
+			}
+			ls[n] = float32(math.Log(sum)) + mx - xt
 			if dl == nil {
 				continue
 			}
 			g := mk[n] * gradScale
-			drow := dl[n*V : (n+1)*V]
-			inv := 1 / sum
-			for i, v := range row {
-				drow[i] = float32(math.Exp(float64(v-mx))*inv) * g
+			k := float32(float64(g) / sum)
+			for i := range drow {
+				drow[i] *= k
 			}
 			drow[t] -= g
 		}

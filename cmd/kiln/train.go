@@ -1,9 +1,343 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-func cmdTrain(ctx context.Context, args []string) error { return errNotYet("cmdTrain") }
+	"github.com/kilnlm/kiln/kernels"
+	"github.com/kilnlm/kiln/mixer"
+	"github.com/kilnlm/kiln/tokenize"
+	"github.com/kilnlm/kiln/trainer"
+)
 
-func cmdBench(ctx context.Context, args []string) error { return errNotYet("cmdBench") }
+const trainHelp = `usage: kiln train MIXTURE --model CONFIG [-o RUN_DIR] [--steps N] [flags]
+       kiln train --resume RUN_DIR [--steps N]
+       kiln train --text FILE --model CONFIG [-o RUN_DIR]   (byte tokens, no shards)
 
-func cmdExport(ctx context.Context, args []string) error { return errNotYet("cmdExport") }
+Trains a SmolLM3-family model on the curated shard sets of a mixture through
+the mixer's loader. CONFIG is a preset (tiny, small-16m, smollm2-135m,
+gpt2-124m, smollm3-3b) or a JSON file with Hugging Face-style field names.
+The run directory gets checkpoints/ (atomic, resumable bit-identically),
+metrics.jsonl (loss, lr, grad norm, tokens/s, MFU, data wait, per-source
+loss), samples/ (greedy and sampled text from fixed prompts at every
+checkpoint) and specs/ (copies of the mixture and configs used).
+
+Examples:
+  kiln train recipes/mixtures/demo.yaml --model tiny -o runs/demo --steps 200 \
+      --tokenizer ../shared/data/tokenizers/smollm2/tokenizer.json
+  kiln train --resume runs/demo --steps 400
+  kiln train --text ../shared/data/corpus/books/war-and-peace.txt --model tiny -o runs/wp
+
+Flags:
+`
+
+type trainFlags struct {
+	model, out, resume, text, tokPath, schedule, spike, prompts string
+	steps, rows, accum, every, threads, heldOut, vocab, warmup  int
+	lr, minLR, clip, wd, peak                                   float64
+	seed                                                        uint64
+}
+
+func cmdTrain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, trainHelp); fs.PrintDefaults() }
+	var f trainFlags
+	def := trainer.DefaultOptions()
+	fs.StringVar(&f.model, "model", "tiny", "model preset or config JSON")
+	fs.StringVar(&f.out, "o", "", "run directory (default runs/<mixture name>)")
+	fs.StringVar(&f.resume, "resume", "", "resume the run in this directory from its latest checkpoint")
+	fs.StringVar(&f.text, "text", "", "train on the bytes of a text file instead of a mixture")
+	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json for samples (and export)")
+	fs.StringVar(&f.schedule, "schedule", "wsd", "learning-rate schedule: wsd or cosine")
+	fs.StringVar(&f.spike, "spike-action", def.SpikeAction, "on a loss spike: warn, skip or rollback")
+	fs.StringVar(&f.prompts, "prompts", strings.Join(def.Prompts, "|"), "vibe-test prompts, separated by |")
+	fs.IntVar(&f.steps, "steps", def.Steps, "optimizer steps")
+	fs.IntVar(&f.rows, "micro-rows", 4, "rows per micro-batch")
+	fs.IntVar(&f.accum, "accum", 1, "micro-batches per optimizer step (gradient accumulation)")
+	fs.IntVar(&f.every, "checkpoint-every", def.CheckpointEvery, "checkpoint, eval and sample every N steps")
+	fs.IntVar(&f.threads, "threads", 0, "CPU threads (0: all)")
+	fs.IntVar(&f.heldOut, "held-out", 16, "documents held out per source for evaluation")
+	fs.IntVar(&f.vocab, "vocab", 0, "override the preset's vocabulary size (default: from the shards)")
+	fs.IntVar(&f.warmup, "warmup", def.Schedule.Warmup, "warmup steps")
+	fs.Float64Var(&f.lr, "lr", def.Schedule.LR, "peak learning rate")
+	fs.Float64Var(&f.minLR, "min-lr", def.Schedule.MinLR, "final learning rate")
+	fs.Float64Var(&f.clip, "clip", def.Clip, "gradient-norm clip (0: none)")
+	fs.Float64Var(&f.wd, "weight-decay", def.WeightDecay, "AdamW weight decay (not on embeddings and norms)")
+	fs.Float64Var(&f.peak, "peak-gflops", 0, "machine fp32 peak for MFU (0: measure for 0.3 s at start)")
+	fs.Uint64Var(&f.seed, "seed", def.Seed, "initialisation seed")
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	be := kernels.NewCPU(f.threads)
+	if f.peak == 0 {
+		f.peak = kernels.MeasurePeak(be.Threads(), 300*time.Millisecond) / 1e9
+	}
+	var tok trainer.Tokenizer
+	if f.tokPath != "" {
+		t, err := tokenize.Load(f.tokPath)
+		if err != nil {
+			return err
+		}
+		tok = tokAdapter{t}
+	}
+	opt := def
+	opt.Seed, opt.Steps, opt.GradAccum, opt.CheckpointEvery, opt.MicroRows = f.seed, f.steps, f.accum, f.every, f.rows
+	opt.Schedule = trainer.Schedule{Kind: f.schedule, LR: f.lr, MinLR: f.minLR, Warmup: f.warmup, Total: f.steps, DecayFrac: 0.2}
+	opt.Clip, opt.WeightDecay, opt.SpikeAction, opt.PeakFLOPS = f.clip, f.wd, f.spike, f.peak*1e9
+	opt.Prompts = strings.Split(f.prompts, "|")
+	lopts := mixer.LoaderOptions{MicroBatchRows: f.rows}
+
+	var rc trainer.RunConfig
+	var mixPath string
+	switch {
+	case f.text != "":
+		return trainText(ctx, f, opt, be)
+	case f.resume != "":
+		ck, err := trainer.LatestCheckpoint(f.resume)
+		if err != nil {
+			return err
+		}
+		st, err := trainer.ReadCheckpointState(ck)
+		if err != nil {
+			return err
+		}
+		mixPath = st.Lineage.MixtureFile
+		if strings.HasPrefix(st.Lineage.Note, "text:") {
+			return fmt.Errorf("resume %s: text runs resume with --text FILE --resume", f.resume)
+		}
+		f.out = f.resume
+		if st.Options.MicroRows > 0 {
+			f.rows = st.Options.MicroRows
+		}
+		lopts.MicroBatchRows = f.rows
+	case len(pos) == 1:
+		mixPath = pos[0]
+	default:
+		fs.Usage()
+		return fmt.Errorf("want exactly one MIXTURE (or --resume RUN_DIR, or --text FILE)")
+	}
+	md, err := trainer.OpenMixture(mixPath, f.heldOut)
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	cfg, err := trainer.LoadConfig(f.model)
+	if err != nil {
+		return err
+	}
+	if f.vocab > 0 {
+		cfg.Vocab = f.vocab
+	} else if md.Vocab > 0 {
+		cfg.Vocab = md.Vocab
+	}
+	if f.out == "" {
+		f.out = filepath.Join("runs", md.Mix.Name)
+	}
+	T := 0
+	if len(md.Mix.Stages) > 0 {
+		T = md.Mix.Stages[0].SeqLen
+	}
+	if md.Mix.GlobalBatchTokens == 0 {
+		lopts.GlobalBatchTokens = int64(f.rows * f.accum * T)
+	}
+	rc = trainer.RunConfig{Dir: f.out, Model: cfg, Options: opt, Lineage: md.Lineage, Backend: be,
+		Reopen: md.Reopen(lopts), Evals: md.Evals(f.rows, T, 2), Tokenizer: tok, Log: os.Stdout}
+	var tr *trainer.Trainer
+	if f.resume != "" {
+		tr, err = trainer.Resume(rc)
+	} else {
+		if rc.Data, err = rc.Reopen(nil); err != nil {
+			return err
+		}
+		if err = trainer.CopySpecs(f.out, mixPath, cfg, opt); err != nil {
+			return err
+		}
+		tr, err = trainer.New(rc)
+	}
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	fmt.Printf("peak %.0f GFLOP/s on %d threads; run directory %s\n", f.peak, be.Threads(), f.out)
+	return tr.Run(ctx)
+}
+
+// trainText trains on the bytes of one text file (vocabulary 256), split
+// into paragraphs, every 20th held out: a run needing no tokenizer or
+// shards (the fallback when curated shards are not at hand).
+func trainText(ctx context.Context, f trainFlags, opt trainer.Options, be kernels.Backend) error {
+	data, err := os.ReadFile(f.text)
+	if err != nil {
+		return err
+	}
+	train, held := trainer.SplitDocs(string(data), trainer.ByteTokenizer{}, 256, 20)
+	if len(train) == 0 {
+		return fmt.Errorf("%s: no text", f.text)
+	}
+	cfg, err := trainer.LoadConfig(f.model)
+	if err != nil {
+		return err
+	}
+	cfg.Vocab = 256
+	T := min(256, cfg.MaxSeq)
+	spec := fmt.Sprintf("name: text\nseed: %d\nglobal_batch_tokens: %d\nsources:\n  text: {tokens: %d}\nstages:\n  - name: s1\n    seq_len: %d\n    weights: {text: 1}\n",
+		f.seed, f.rows*f.accum*T, len(data), T)
+	mix, err := mixer.ParseMixture([]byte(spec), f.text, mixer.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	srcs := map[string]mixer.DocSource{"text": train}
+	lopts := mixer.LoaderOptions{MicroBatchRows: f.rows}
+	reopen := func(st json.RawMessage) (trainer.Data, error) { return trainer.OpenLoader(mix, srcs, lopts, st) }
+	if f.out == "" {
+		f.out = filepath.Join("runs", "text")
+	}
+	opt.Prompts = []string{"The ", "Prince Andrew ", "\"Well, "}
+	rc := trainer.RunConfig{Dir: f.out, Model: cfg, Options: opt, Backend: be, Reopen: reopen,
+		Lineage:   trainer.Lineage{Note: "text:" + f.text + " (byte tokens, every 20th paragraph held out)"},
+		Evals:     map[string][]trainer.Input{"text": trainer.EvalBatches(held, f.rows, T, 2)},
+		Tokenizer: trainer.ByteTokenizer{}, Log: os.Stdout}
+	var tr *trainer.Trainer
+	if f.resume != "" {
+		rc.Dir = f.resume
+		tr, err = trainer.Resume(rc)
+	} else {
+		if rc.Data, err = reopen(nil); err != nil {
+			return err
+		}
+		if err := trainer.CopySpecs(f.out, "", cfg, opt); err != nil {
+			return err
+		}
+		tr, err = trainer.New(rc)
+	}
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	fmt.Printf("peak %.0f GFLOP/s on %d threads; run directory %s\n", f.peak, be.Threads(), rc.Dir)
+	return tr.Run(ctx)
+}
+
+type tokAdapter struct{ t *tokenize.Tokenizer }
+
+func (a tokAdapter) Encode(s string) []int32 { return a.t.Encode(s, nil) }
+func (a tokAdapter) Decode(ids []int32) string {
+	s, err := a.t.DecodeString(ids, false)
+	if err != nil {
+		return fmt.Sprintf("<decode error: %v>", err)
+	}
+	return s
+}
+
+const benchHelp = `usage: kiln bench peak [--threads N] [--seconds S]
+       kiln bench train [--model small-16m] [--batch 8] [--seq 256] [--steps 3] [--threads N]
+
+peak measures the machine's fp32 FMA throughput with Kiln's matmul
+micro-kernel (the ceiling MFU is reported against); train times full
+training steps (forward, backward, AdamW) and prints tokens/s and MFU.
+
+Examples:
+  kiln bench peak
+  kiln bench train --model small-16m --batch 8 --seq 256
+`
+
+func cmdBench(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(os.Stderr, benchHelp)
+		return nil
+	}
+	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
+	threads := fs.Int("threads", 0, "CPU threads (0: all)")
+	secs := fs.Float64("seconds", 1, "peak: measuring time")
+	model := fs.String("model", "small-16m", "train: model preset or config JSON")
+	batch := fs.Int("batch", 8, "train: rows per step")
+	seq := fs.Int("seq", 256, "train: sequence length")
+	steps := fs.Int("steps", 3, "train: timed steps")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	be := kernels.NewCPU(*threads)
+	switch args[0] {
+	case "peak":
+		p := kernels.MeasurePeak(be.Threads(), time.Duration(*secs*float64(time.Second)))
+		fmt.Printf("fp32 FMA peak: %.1f GFLOP/s on %d threads\n", p/1e9, be.Threads())
+		return nil
+	case "train":
+		cfg, err := trainer.LoadConfig(*model)
+		if err != nil {
+			return err
+		}
+		peak := kernels.MeasurePeak(be.Threads(), 500*time.Millisecond)
+		r, err := trainer.Bench(be, cfg, *batch, *seq, *steps, peak)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("peak %.1f GFLOP/s on %d threads\n%s\n", peak/1e9, be.Threads(), r)
+		return nil
+	}
+	return fmt.Errorf("unknown bench %q (want peak or train)", args[0])
+}
+
+const exportHelp = `usage: kiln export RUN_DIR|CHECKPOINT_DIR -o OUT_DIR [--tokenizer tokenizer.json]
+
+Writes model.safetensors (F32, Hugging Face Llama tensor names), config.json
+(SmolLM3ForCausalLM, or LlamaForCausalLM without NoPE layers) and a copy of
+tokenizer.json, loadable with transformers' AutoModelForCausalLM.
+
+Example:
+  kiln export runs/demo -o runs/demo/hf --tokenizer ../shared/data/tokenizers/smollm2/tokenizer.json
+`
+
+func cmdExport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, exportHelp); fs.PrintDefaults() }
+	out := fs.String("o", "", "output directory")
+	tok := fs.String("tokenizer", "", "tokenizer.json to copy")
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 1 || *out == "" {
+		fs.Usage()
+		return fmt.Errorf("want one RUN_DIR or CHECKPOINT_DIR and -o OUT_DIR")
+	}
+	dir := pos[0]
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+		if dir, err = trainer.LatestCheckpoint(pos[0]); err != nil {
+			return err
+		}
+	}
+	if err := trainer.Export(dir, *out, *tok); err != nil {
+		return err
+	}
+	fmt.Printf("exported %s to %s\n", dir, *out)
+	return nil
+}

@@ -22,8 +22,10 @@ import (
 const (
 	FormatName    = "kiln-shards"
 	FormatVersion = 1
-	// ManifestFile is the manifest's name inside a shard-set folder.
-	ManifestFile = "manifest.json"
+	// ManifestFile is the manifest's name inside a shard-set folder; it is not
+	// manifest.json so a shard set can share a folder with a curated
+	// dataset's own manifest.
+	ManifestFile = "shards.json"
 	// DefaultShardBytes is the default shard size target (token bytes).
 	DefaultShardBytes = 1 << 30
 )
@@ -156,7 +158,7 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
-// ReadManifest reads and validates dir/manifest.json.
+// ReadManifest reads and validates dir/shards.json.
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestFile)
 	b, err := os.ReadFile(p)
@@ -173,7 +175,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
-// WriteManifest writes m (after Finalize) as dir/manifest.json atomically.
+// WriteManifest writes m (after Finalize) as dir/shards.json atomically.
 func WriteManifest(dir string, m *Manifest) error {
 	m.Finalize()
 	if err := m.validate(); err != nil {

@@ -1,0 +1,285 @@
+package filters
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+
+	"github.com/kilnlm/kiln/filters/text"
+	"github.com/kilnlm/kiln/pipeline"
+)
+
+// C4QualityConfig holds the C4 rules (Raffel et al. 2020, as datatrove's
+// C4QualityFilter). Line rules remove lines from the kept text; document
+// rules drop the document.
+type C4QualityConfig struct {
+	SplitParagraph        bool `param:"split_paragraph" help:"judge lines (true) or sentences (false)"`
+	RemoveCitations       bool `param:"remove_citations" help:"remove citation marks like [1], [edit], [citation needed]"`
+	FilterNoTerminalPunct bool `param:"filter_no_terminal_punct" help:"remove lines not ending in . ? ! \" ' (or ending in ...)"`
+	MinNumSentences       int  `param:"min_num_sentences" help:"drop with fewer sentences in the kept lines (-1 disables)"`
+	MinWordsPerLine       int  `param:"min_words_per_line" help:"remove lines with fewer words (-1 disables)"`
+	MaxWordLength         int  `param:"max_word_length" help:"remove lines with a longer whitespace-separated word (-1 disables)"`
+	FilterLoremIpsum      bool `param:"filter_lorem_ipsum" help:"drop documents containing 'lorem ipsum'"`
+	FilterJavascript      bool `param:"filter_javascript" help:"remove lines mentioning javascript"`
+	FilterCurlyBracket    bool `param:"filter_curly_bracket" help:"drop documents containing '{'"`
+	FilterPolicy          bool `param:"filter_policy" help:"remove lines with cookie/terms/privacy policy phrases"`
+}
+
+// DefaultC4QualityConfig returns the published defaults.
+func DefaultC4QualityConfig() *C4QualityConfig {
+	return &C4QualityConfig{
+		SplitParagraph: true, RemoveCitations: true, FilterNoTerminalPunct: true,
+		MinNumSentences: 5, MinWordsPerLine: 3, MaxWordLength: 1000,
+		FilterLoremIpsum: true, FilterJavascript: true, FilterCurlyBracket: true, FilterPolicy: true,
+	}
+}
+
+var c4PolicySubstrings = []string{"terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"}
+
+// C4Quality is the C4 quality filter. It rewrites d.Text to the kept lines.
+type C4Quality struct {
+	cfg     C4QualityConfig
+	phrases *foldMatcher
+}
+
+const (
+	hitLorem = 1 << iota
+	hitJavascript
+	hitPolicy
+)
+
+// NewC4Quality builds the filter.
+func NewC4Quality(cfg C4QualityConfig) (*C4Quality, error) {
+	pats := []string{"lorem ipsum", "javascript"}
+	flags := []uint8{hitLorem, hitJavascript}
+	for _, p := range c4PolicySubstrings {
+		pats = append(pats, p)
+		flags = append(flags, hitPolicy)
+	}
+	return &C4Quality{cfg: cfg, phrases: newFoldMatcher(pats, flags)}, nil
+}
+
+// foldMatcher finds ASCII phrases case-insensitively: it lowercases a
+// line into a reused buffer and searches it with the vectorised bytes
+// search, cheaper than a scan that checks every pattern at common letters.
+type foldMatcher struct {
+	pats  [][]byte
+	flags []uint8
+	bufs  sync.Pool
+}
+
+func newFoldMatcher(pats []string, flags []uint8) *foldMatcher {
+	m := &foldMatcher{flags: flags}
+	for _, p := range pats {
+		m.pats = append(m.pats, []byte(p))
+	}
+	m.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return m
+}
+
+// scan returns the OR of the flags of every pattern found in s.
+func (m *foldMatcher) scan(s string) uint8 {
+	bp := m.bufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 32
+		}
+		b = append(b, c)
+	}
+	var hits uint8
+	for k, p := range m.pats {
+		if hits&m.flags[k] == 0 && bytes.Contains(b, p) {
+			hits |= m.flags[k]
+		}
+	}
+	*bp = b
+	m.bufs.Put(bp)
+	return hits
+}
+
+// Name implements pipeline.Stage.
+func (*C4Quality) Name() string { return "c4_quality" }
+
+// Apply implements pipeline.Stage.
+func (f *C4Quality) Apply(d *pipeline.Document) string {
+	c := &f.cfg
+	var units []string
+	if c.SplitParagraph {
+		units = splitLinesPy(d.Text)
+	} else {
+		units = splitSentences(d.Text)
+	}
+	sentences := 0
+	var kept strings.Builder
+	kept.Grow(len(d.Text))
+	first := true
+	for _, line := range units {
+		line = strings.TrimSpace(line)
+		if c.MaxWordLength >= 0 && hasLongField(line, c.MaxWordLength) {
+			continue
+		}
+		if c.RemoveCitations {
+			line = removeCitations(line)
+		}
+		if c.FilterNoTerminalPunct && (!endsTerminal(line) || strings.HasSuffix(line, "...")) {
+			continue
+		}
+		// Unicode words, so a CJK line of several words is not one word.
+		if c.MinWordsPerLine >= 0 && !text.HasWords(line, c.MinWordsPerLine) {
+			continue
+		}
+		hits := f.phrases.scan(line)
+		if c.FilterLoremIpsum && hits&hitLorem != 0 {
+			return "lorem_ipsum"
+		}
+		if c.FilterJavascript && hits&hitJavascript != 0 {
+			continue
+		}
+		if c.FilterCurlyBracket && strings.IndexByte(line, '{') >= 0 {
+			return "curly_bracket"
+		}
+		if c.FilterPolicy && hits&hitPolicy != 0 {
+			continue
+		}
+		if c.MinNumSentences >= 0 {
+			if c.SplitParagraph {
+				sentences += text.CountSentences(line)
+			} else {
+				sentences++
+			}
+		}
+		if !first {
+			if c.SplitParagraph {
+				kept.WriteByte('\n')
+			} else {
+				kept.WriteByte(' ')
+			}
+		}
+		first = false
+		kept.WriteString(line)
+	}
+	if c.MinNumSentences >= 0 && sentences < c.MinNumSentences {
+		return "too_few_sentences"
+	}
+	d.Text = strings.TrimSpace(kept.String())
+	return ""
+}
+
+// splitLinesPy splits like Python's str.splitlines for the separators web
+// text carries: \n, \r\n and \r.
+func splitLinesPy(s string) []string {
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	}
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// splitSentences splits text after sentence terminators followed by space.
+func splitSentences(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '.', '!', '?':
+			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' {
+				out = append(out, s[start:i+1])
+				start = i + 1
+			}
+		case '\n':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func endsTerminal(line string) bool {
+	if line == "" {
+		return false
+	}
+	switch line[len(line)-1] {
+	case '.', '?', '!', '"', '\'':
+		return true
+	}
+	return false
+}
+
+// hasLongField reports whether a whitespace-separated field is longer than
+// max characters.
+func hasLongField(line string, max int) bool {
+	if len(line) <= max {
+		return false
+	}
+	for _, w := range strings.Fields(line) {
+		if len(w) > max && runeLen(w) > max {
+			return true
+		}
+	}
+	return false
+}
+
+// removeCitations deletes [digits], [edit] and [citation needed], C4's
+// citation pattern.
+func removeCitations(line string) string {
+	if strings.IndexByte(line, '[') < 0 {
+		return line
+	}
+	var b strings.Builder
+	for i := 0; i < len(line); {
+		if line[i] == '[' {
+			if j := citationEnd(line[i:]); j > 0 {
+				i += j
+				continue
+			}
+		}
+		b.WriteByte(line[i])
+		i++
+	}
+	return b.String()
+}
+
+// citationEnd returns the length of a citation mark at the start of s, or 0.
+func citationEnd(s string) int {
+	for _, lit := range []string{"[edit]", "[citation needed]"} {
+		if strings.HasPrefix(s, lit) {
+			return len(lit)
+		}
+	}
+	j := 1
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j < len(s) && s[j] == ']' {
+		return j + 1
+	}
+	return 0
+}
+
+// lowerASCIIFast lowercases s, returning s itself when it has no capitals.
+func lowerASCIIFast(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, p := range subs {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}

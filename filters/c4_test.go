@@ -1,0 +1,140 @@
+package filters
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestC4Quality(t *testing.T) {
+	f, _ := NewC4Quality(*DefaultC4QualityConfig())
+	good := func(n int) string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "This is a perfectly fine sentence number " + strings.Repeat("x", i+1) + "."
+		}
+		return strings.Join(out, "\n")
+	}
+	runCases(t, f, []filterCase{
+		{"too_few_sentences", good(4), nil, "too_few_sentences"},
+		{"too_few_sentences_inside", good(5), nil, ""},
+		{"sentences_within_a_line", "One is here. Two is here. Three is here! Four is here? Five is here.", nil, ""},
+		{"lorem_ipsum", good(5) + "\nLorem ipsum dolor sit amet.", nil, "lorem_ipsum"},
+		{"curly_bracket", good(5) + "\nUse the {braces} here please.", nil, "curly_bracket"},
+		// A line removed by an earlier line rule never drops the document.
+		{"curly_in_removed_line", good(5) + "\nfunction main() {", nil, ""},
+	})
+	// Line-level modifications: what remains is the cleaned text.
+	in := strings.Join([]string{
+		"Welcome to the site",                         // no terminal punctuation
+		"Please enable JavaScript to view this page.", // javascript
+		"This site uses cookies to improve things.",   // policy
+		"Go now.",        // 2 words < 3
+		"Wait for it...", // ellipsis
+		"The river is long[1] and wide[citation needed].",          // citations removed
+		"Mountains are tall and old.",                              // kept
+		"Word " + strings.Repeat("z", 1001) + " is too long here.", // word over 1000 chars
+		"Go now please.",                      // 3 words: kept
+		"Rain falls. Snow falls. Sun shines.", // kept, 3 sentences
+	}, "\n")
+	d := docOf(in)
+	if r := f.Apply(d); r != "" {
+		t.Fatalf("dropped: %s", r)
+	}
+	want := "The river is long and wide.\nMountains are tall and old.\nGo now please.\nRain falls. Snow falls. Sun shines."
+	if d.Text != want {
+		t.Errorf("cleaned text\n%q\nwant\n%q", d.Text, want)
+	}
+	// FineWeb's variant keeps lines without terminal punctuation.
+	c := DefaultC4QualityConfig()
+	c.FilterNoTerminalPunct = false
+	f2, _ := NewC4Quality(*c)
+	d = docOf("A heading without a stop\n" + good(5))
+	if r := f2.Apply(d); r != "" || !strings.HasPrefix(d.Text, "A heading without a stop\n") {
+		t.Errorf("terminal punctuation off: reason %q text %q", r, d.Text[:30])
+	}
+}
+
+func TestC4Paragraph(t *testing.T) {
+	f, _ := NewC4Paragraph(*DefaultC4ParagraphConfig())
+	p := func(n int) string { return strings.Repeat("a", n) }
+	runCases(t, f, []filterCase{
+		{"c4_paragraph", p(200) + "\n" + p(200) + "\n" + p(199), nil, "c4_paragraph"},
+		{"c4_paragraph_two_lines", p(500) + "\n" + p(500), nil, "c4_paragraph"},
+		{"c4_paragraph_inside", p(200) + "\n" + p(200) + "\nshort\n" + p(200), nil, ""},
+	})
+}
+
+func TestC4BadWords(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "bad.txt", "# my list\nbadword\n\nTwo Words\n")
+	f, err := NewC4BadWords(C4BadWordsConfig{WordFiles: []string{path}, WordBoundary: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, f, []filterCase{
+		{"document_removed_with_badwords", "this has a BadWord in it", nil, "document_removed_with_badwords"},
+		{"phrase", "here are two words together", nil, "document_removed_with_badwords"},
+		{"inside_not_whole_word", "these badwords and twowords are fine", nil, ""},
+	})
+	keep, _ := NewC4BadWords(C4BadWordsConfig{Words: []string{"badword"}, KeepFraction: 1, WordBoundary: true})
+	runCases(t, keep, []filterCase{{"keep_fraction_1", "a badword", nil, ""}})
+	if _, err := NewC4BadWords(C4BadWordsConfig{}); err == nil {
+		t.Error("no word list accepted")
+	}
+}
+
+func TestFineWebQuality(t *testing.T) {
+	f, _ := NewFineWebQuality(*DefaultFineWebQualityConfig())
+	// uline is the i-th distinct 8-word line (39 chars), ending in end.
+	uline := func(i int, end string) string {
+		return strings.Join(uniqueWords(8*(i+1), 'f')[8*i:], " ") + end
+	}
+	doc := func(n, punct int) string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = uline(i, map[bool]string{true: ".", false: ""}[i < punct])
+		}
+		return strings.Join(out, "\n")
+	}
+	short := func(n, nShort int) string {
+		out := make([]string, n)
+		for i := range out {
+			if i < nShort {
+				out[i] = strings.Join(uniqueWords(2*(i+1), 's')[2*i:], " ") + "."
+			} else {
+				out[i] = uline(i, ".")
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	withDup := func(dup string) string { return doc(40, 40) + "\n" + dup + "\n" + dup }
+	runCases(t, f, []filterCase{
+		{"empty", "\n  \n", nil, "empty"},
+		{"line_punct_ratio", doc(25, 2), nil, "line_punct_ratio"},               // 0.08
+		{"line_punct_ratio_inside", doc(25, 3), nil, ""},                        // 0.12
+		{"short_line_ratio", short(100, 68), nil, "short_line_ratio"},           // 0.68
+		{"short_line_ratio_inside", short(100, 67), nil, ""},                    // 0.67
+		{"char_dup_ratio", withDup("abcdefghijklmnop."), nil, "char_dup_ratio"}, // 17/1634
+		{"char_dup_ratio_inside", withDup("abcdefghijklmno."), nil, ""},         // 16/1632
+		{"cjk_punct", "这是一个很长的中文句子，用来测试标点符号的规则是否正确，而且它必须足够长。\n第二行也是一个很长的中文句子，它的结尾是中文的句号，所以应该算数。\n第三行讨论的是另一个题目：北京的天气在秋天通常非常舒服，很适合旅游！", nil, ""},
+	})
+	c := DefaultFineWebQualityConfig()
+	c.ShortLineThr = 1
+	f2, _ := NewFineWebQuality(*c)
+	list := func(words int) string {
+		// 10 lines, 9 newlines, words spread over them.
+		w := uniqueWords(words, 'l')
+		out := make([]string, 10)
+		for i, x := range w {
+			out[i%10] += x + " "
+		}
+		for i := range out {
+			out[i] = strings.TrimSpace(out[i]) + "."
+		}
+		return strings.Join(out, "\n")
+	}
+	runCases(t, f2, []filterCase{
+		{"list_ratio", list(29), nil, "list_ratio"}, // 9/29 = 0.31
+		{"list_ratio_inside", list(30), nil, ""},    // 9/30 = 0.3
+	})
+}

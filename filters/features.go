@@ -1,0 +1,70 @@
+package filters
+
+import (
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/kilnlm/kiln/filters/text"
+)
+
+// docFeatures are the word-level features that Gopher quality, Gopher
+// repetition and FineWeb quality all need. A web chain runs all three on
+// each document, so segmenting once and sharing the result removes two of
+// three passes of the costliest step. Features are immutable once built.
+type docFeatures struct {
+	text   string
+	words  []string
+	hashes []uint64 // xxhash of each word
+	clen   []int32  // characters (code points) in each word
+	alpha  int      // words holding a letter
+	chars  int      // characters in the text
+}
+
+func computeFeatures(s string) *docFeatures {
+	f := &docFeatures{text: s, chars: runeLen(s)}
+	f.words = text.AppendWords(make([]string, 0, len(s)/6+8), s)
+	f.hashes = make([]uint64, len(f.words))
+	f.clen = make([]int32, len(f.words))
+	for i, w := range f.words {
+		f.hashes[i] = xxhash.Sum64String(w)
+		f.clen[i] = int32(runeLen(w))
+		if text.HasLetter(w) {
+			f.alpha++
+		}
+	}
+	return f
+}
+
+// featureSlots bounds the cache: enough for one document in flight per
+// worker on large machines; a collision only costs a recomputation.
+const featureSlots = 256
+
+// featureCache shares docFeatures between the filters built by one
+// registry. It is keyed by content (a hash, then an exact comparison), so
+// a text rewritten by an earlier filter (c4_quality) is never confused with
+// its original, and correctness never depends on what is cached.
+type featureCache struct {
+	mu    sync.Mutex
+	slots [featureSlots]*docFeatures
+}
+
+// get returns the features of s, from the cache when a filter earlier in
+// the chain computed them. A nil cache computes them every time.
+func (c *featureCache) get(s string) *docFeatures {
+	if c == nil {
+		return computeFeatures(s)
+	}
+	i := xxhash.Sum64String(s) % featureSlots
+	c.mu.Lock()
+	f := c.slots[i]
+	c.mu.Unlock()
+	if f != nil && f.text == s {
+		return f
+	}
+	f = computeFeatures(s)
+	c.mu.Lock()
+	c.slots[i] = f
+	c.mu.Unlock()
+	return f
+}

@@ -1,0 +1,113 @@
+package filters
+
+import (
+	"strings"
+
+	"github.com/kilnlm/kiln/pipeline"
+)
+
+// FineWebQualityConfig holds FineWeb's rules (datatrove FineWebQualityFilter).
+type FineWebQualityConfig struct {
+	LinePunctThr         float64 `param:"line_punct_thr" help:"drop when under this fraction of lines ends in terminal punctuation"`
+	LinePunctExcludeZero bool    `param:"line_punct_exclude_zero" help:"do not drop documents where no line ends in punctuation"`
+	ShortLineThr         float64 `param:"short_line_thr" help:"drop when over this fraction of lines is short"`
+	ShortLineLength      int     `param:"short_line_length" help:"a line this many chars or fewer is short"`
+	CharDuplicatesRatio  float64 `param:"char_duplicates_ratio" help:"max fraction of chars (newlines excluded) in duplicated lines"`
+	NewLineRatio         float64 `param:"new_line_ratio" help:"max newlines per word"`
+}
+
+// DefaultFineWebQualityConfig returns the published defaults.
+func DefaultFineWebQualityConfig() *FineWebQualityConfig {
+	return &FineWebQualityConfig{LinePunctThr: 0.12, ShortLineThr: 0.67, ShortLineLength: 30, CharDuplicatesRatio: 0.01, NewLineRatio: 0.3}
+}
+
+// FineWebQuality is the FineWeb quality filter.
+type FineWebQuality struct {
+	cfg      FineWebQualityConfig
+	table    tablePool
+	features *featureCache // shared with the registry's other filters; nil computes locally
+}
+
+// NewFineWebQuality builds the filter.
+func NewFineWebQuality(cfg FineWebQualityConfig) (*FineWebQuality, error) {
+	return &FineWebQuality{cfg: cfg}, nil
+}
+
+// Name implements pipeline.Stage.
+func (*FineWebQuality) Name() string { return "fineweb_quality" }
+
+// terminalPunct ends a line for FineWeb's punctuation rule: Latin, CJK,
+// Devanagari, Arabic and other scripts' sentence enders.
+const terminalPunct = ".!?。！？।॥؟۔‼⁇⁈⁉︒﹒﹖﹗．？！｡።፧፨"
+
+func endsWithTerminal(line string) bool {
+	if line == "" {
+		return false
+	}
+	c := line[len(line)-1]
+	if c < 0x80 {
+		return c == '.' || c == '!' || c == '?'
+	}
+	for _, r := range terminalPunct {
+		if strings.HasSuffix(line, string(r)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply implements pipeline.Stage.
+func (f *FineWebQuality) Apply(d *pipeline.Document) string {
+	c := &f.cfg
+	s := d.Text
+	var lines []string
+	for rest := s; ; {
+		line, after, more := strings.Cut(rest, "\n")
+		if strings.TrimSpace(line) != "" {
+			lines = append(lines, line)
+		}
+		if !more {
+			break
+		}
+		rest = after
+	}
+	if len(lines) == 0 {
+		return "empty"
+	}
+	punct, short := 0, 0
+	for _, l := range lines {
+		if endsWithTerminal(l) {
+			punct++
+		}
+		if runeLen(l) <= c.ShortLineLength {
+			short++
+		}
+	}
+	n := float64(len(lines))
+	if r := float64(punct) / n; r < c.LinePunctThr && !(r == 0 && c.LinePunctExcludeZero) {
+		return "line_punct_ratio"
+	}
+	if float64(short)/n > c.ShortLineThr {
+		return "short_line_ratio"
+	}
+	t := f.table.get()
+	_, dupChars := findDuplicates(t, lines)
+	f.table.put(t)
+	feat := f.features.get(s)
+	nl := strings.Count(s, "\n")
+	noNL := feat.chars - nl
+	if noNL > 0 && float64(dupChars)/float64(noNL) > c.CharDuplicatesRatio {
+		return "char_dup_ratio"
+	}
+	nw := len(feat.words)
+	if nw == 0 {
+		if nl > 0 {
+			return "list_ratio"
+		}
+		return ""
+	}
+	if float64(nl)/float64(nw) > c.NewLineRatio {
+		return "list_ratio"
+	}
+	return ""
+}

@@ -1,0 +1,105 @@
+package text
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Lines splits s on "\n" like Python's str.split("\n"): n newlines give n+1
+// lines, empty ones included.
+func Lines(s string) []string { return strings.Split(s, "\n") }
+
+// NonEmptyLines splits s on runs of newlines (the regex \n+), dropping
+// empty pieces at either end, as Gopher repetition's line splitter does.
+func NonEmptyLines(s string) []string {
+	out := make([]string, 0, strings.Count(s, "\n")+1)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		if i > 0 {
+			out = append(out, s[:i])
+		}
+		s = s[i+1:]
+	}
+	return out
+}
+
+// Paragraphs splits s on runs of two or more newlines (\n{2,}).
+func Paragraphs(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\n' || i+1 >= len(s) || s[i+1] != '\n' {
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] == '\n' {
+			j++
+		}
+		out = append(out, s[start:i])
+		start = j
+		i = j - 1
+	}
+	return append(out, s[start:])
+}
+
+// CountSentences counts sentences in a line: a run of text ending in a
+// sentence terminator (. ! ? and the CJK, Devanagari and Arabic stops)
+// followed by a space, a quote or the end, plus a trailing piece without
+// one. A run of terminators ("?!", "...") ends one sentence, and 3.14 or
+// e.g. do not end any. It is the simple rule C4's five-sentence minimum
+// needs, byte-oriented so ASCII lines cost one pass.
+func CountSentences(line string) int {
+	n := 0
+	pending := false
+	for i := 0; i < len(line); {
+		c := line[i]
+		size := 1
+		term, wide := false, false
+		if c < 0x80 {
+			term = c == '.' || c == '!' || c == '?'
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(line[i:])
+			term = r == '。' || r == '！' || r == '？' || r == '।' || r == '؟'
+			wide = term
+		}
+		i += size
+		if !term {
+			if c != ' ' && c != '\t' {
+				pending = true
+			}
+			continue
+		}
+		if i < len(line) && startsWithTerminator(line[i:]) {
+			continue
+		}
+		// Full-width stops end a sentence wherever they are; ASCII ones
+		// only before a space, a quote or the end.
+		if wide || i == len(line) || line[i] == ' ' || line[i] == '\t' || line[i] == '"' || line[i] == '\'' {
+			if pending {
+				n++
+			}
+			pending = false
+		}
+	}
+	if pending {
+		n++
+	}
+	return n
+}
+
+func startsWithTerminator(s string) bool {
+	switch s[0] {
+	case '.', '!', '?':
+		return true
+	}
+	if s[0] < 0x80 {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return r == '。' || r == '！' || r == '？' || r == '।' || r == '؟'
+}

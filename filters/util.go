@@ -1,0 +1,66 @@
+package filters
+
+import (
+	"sync"
+	"unicode/utf8"
+)
+
+// slicePool recycles word slices between documents so the hot path does not
+// allocate one per document.
+type slicePool struct{ p sync.Pool }
+
+func (sp *slicePool) get() *[]string {
+	if v := sp.p.Get(); v != nil {
+		return v.(*[]string)
+	}
+	s := make([]string, 0, 1024)
+	return &s
+}
+
+func (sp *slicePool) put(s *[]string) {
+	if cap(*s) > 1<<20 {
+		return // do not keep huge slices alive
+	}
+	clear(*s) // drop references to the document's text
+	*s = (*s)[:0]
+	sp.p.Put(s)
+}
+
+// runeLen counts characters (code points) as Python's len does.
+func runeLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return utf8.RuneCountInString(s)
+		}
+	}
+	return len(s)
+}
+
+// tablePool recycles hash tables between documents.
+type tablePool struct{ p sync.Pool }
+
+func (tp *tablePool) get() *u64Table {
+	if v := tp.p.Get(); v != nil {
+		return v.(*u64Table)
+	}
+	return &u64Table{}
+}
+
+func (tp *tablePool) put(t *u64Table) { tp.p.Put(t) }
+
+// equalFoldASCII compares s with lowercase p, folding ASCII capitals in s.
+func equalFoldASCII(s, p string) bool {
+	if len(s) != len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 32
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
