@@ -50,12 +50,11 @@ const (
 
 // NewC4Quality builds the filter.
 func NewC4Quality(cfg C4QualityConfig) (*C4Quality, error) {
-	pats := []string{"lorem ipsum", "javascript"}
-	flags := []uint8{hitLorem, hitJavascript}
-	for _, p := range c4PolicySubstrings {
-		pats = append(pats, p)
-		flags = append(flags, hitPolicy)
-	}
+	// Every policy phrase contains "policy", "cookies" or "terms of use":
+	// those three probes stand for the six phrases, and a probe hit is
+	// confirmed against the phrases themselves.
+	pats := []string{"lorem ipsum", "javascript", "policy", "cookies", "terms of use"}
+	flags := []uint8{hitLorem, hitJavascript, hitPolicy, hitPolicy, hitPolicy}
 	return &C4Quality{cfg: cfg, phrases: newFoldMatcher(pats, flags)}, nil
 }
 
@@ -140,7 +139,7 @@ func (f *C4Quality) Apply(d *pipeline.Document) string {
 		if c.FilterCurlyBracket && strings.IndexByte(line, '{') >= 0 {
 			return "curly_bracket"
 		}
-		if c.FilterPolicy && hits&hitPolicy != 0 {
+		if c.FilterPolicy && hits&hitPolicy != 0 && containsAny(strings.ToLower(line), c4PolicySubstrings) {
 			continue
 		}
 		if c.MinNumSentences >= 0 {
@@ -219,9 +218,15 @@ func hasLongField(line string, max int) bool {
 	if len(line) <= max {
 		return false
 	}
-	for _, w := range strings.Fields(line) {
-		if len(w) > max && runeLen(w) > max {
-			return true
+	start := -1
+	for i := 0; i <= len(line); i++ {
+		if i == len(line) || line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r' || line[i] == '\v' || line[i] == '\f' {
+			if start >= 0 && i-start > max && runeLen(line[start:i]) > max {
+				return true
+			}
+			start = -1
+		} else if start < 0 {
+			start = i
 		}
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kilnlm/kiln/internal/shareddata"
@@ -200,5 +201,36 @@ func TestMathFilterCorpora(t *testing.T) {
 	t.Logf("math filter keeps %.3f of web (%d docs)", r, len(web))
 	if r > 0.1 {
 		t.Errorf("math filter keeps %.3f of web pages", r)
+	}
+}
+
+// TestChainConcurrent applies the web chain from several goroutines and
+// checks the verdicts and texts equal a sequential run (run with -race).
+func TestChainConcurrent(t *testing.T) {
+	docs := webDocs(t)
+	chain := buildChain(t, webHeuristics())
+	type verdict struct{ reason, text string }
+	seq := make([]verdict, len(docs))
+	for i, s := range docs {
+		d := docOf(s)
+		seq[i] = verdict{runChain(chain, d), d.Text}
+	}
+	par := make([]verdict, len(docs))
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += 4 {
+				d := docOf(docs[i])
+				par[i] = verdict{runChain(chain, d), d.Text}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range docs {
+		if seq[i] != par[i] {
+			t.Fatalf("doc %d: sequential %q, concurrent %q", i, seq[i].reason, par[i].reason)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 type docFeatures struct {
 	text   string
 	words  []string
-	hashes []uint64 // xxhash of each word
+	hashes []uint64 // 64-bit hash of each word
 	clen   []int32  // characters (code points) in each word
 	alpha  int      // words holding a letter
 	chars  int      // characters in the text
@@ -27,13 +27,41 @@ func computeFeatures(s string) *docFeatures {
 	f.hashes = make([]uint64, len(f.words))
 	f.clen = make([]int32, len(f.words))
 	for i, w := range f.words {
-		f.hashes[i] = xxhash.Sum64String(w)
+		// One loop per word computes its hash (FNV-1a with a final mix),
+		// whether it holds an ASCII letter, and whether it is all ASCII;
+		// only non-ASCII words need the Unicode-aware helpers.
+		h := uint64(14695981039346656037)
+		var or, letter byte
+		for j := 0; j < len(w); j++ {
+			c := w[j]
+			h = (h ^ uint64(c)) * 1099511628211
+			or |= c
+			if lc := c | 0x20; lc >= 'a' && lc <= 'z' {
+				letter = 1
+			}
+		}
+		f.hashes[i] = mix64(h)
+		if or < 0x80 {
+			f.clen[i] = int32(len(w))
+			f.alpha += int(letter)
+			continue
+		}
 		f.clen[i] = int32(runeLen(w))
-		if text.HasLetter(w) {
+		if letter == 1 || text.HasLetter(w) {
 			f.alpha++
 		}
 	}
 	return f
+}
+
+// mix64 is a 64-bit finaliser (SplitMix64's) so that the word hashes fed
+// to the rolling n-gram hash have well-spread bits.
+func mix64(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 // featureSlots bounds the cache: enough for one document in flight per
@@ -47,6 +75,21 @@ const featureSlots = 256
 type featureCache struct {
 	mu    sync.Mutex
 	slots [featureSlots]*docFeatures
+}
+
+// lookup returns the cached features of s, or nil.
+func (c *featureCache) lookup(s string) *docFeatures {
+	if c == nil {
+		return nil
+	}
+	i := xxhash.Sum64String(s) % featureSlots
+	c.mu.Lock()
+	f := c.slots[i]
+	c.mu.Unlock()
+	if f != nil && f.text == s {
+		return f
+	}
+	return nil
 }
 
 // get returns the features of s, from the cache when a filter earlier in

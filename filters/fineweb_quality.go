@@ -3,6 +3,7 @@ package filters
 import (
 	"strings"
 
+	"github.com/kilnlm/kiln/filters/text"
 	"github.com/kilnlm/kiln/pipeline"
 )
 
@@ -93,20 +94,45 @@ func (f *FineWebQuality) Apply(d *pipeline.Document) string {
 	t := f.table.get()
 	_, dupChars := findDuplicates(t, lines)
 	f.table.put(t)
-	feat := f.features.get(s)
+	// After c4_quality rewrote the text the shared features are stale:
+	// compute only what this filter needs.
+	feat := f.features.lookup(s)
+	chars := 0
+	if feat != nil {
+		chars = feat.chars
+	} else {
+		chars = runeLen(s)
+	}
 	nl := strings.Count(s, "\n")
-	noNL := feat.chars - nl
+	noNL := chars - nl
 	if noNL > 0 && float64(dupChars)/float64(noNL) > c.CharDuplicatesRatio {
 		return "char_dup_ratio"
 	}
-	nw := len(feat.words)
-	if nw == 0 {
-		if nl > 0 {
-			return "list_ratio"
-		}
+	// list_ratio: newlines per word over the threshold. Only the question
+	// "at least nl/ratio words?" matters, so counting stops once enough
+	// words are seen.
+	if nl == 0 {
 		return ""
 	}
-	if float64(nl)/float64(nw) > c.NewLineRatio {
+	if c.NewLineRatio <= 0 {
+		return ""
+	}
+	// need: the fewest words with nl/words <= ratio, settled with the same
+	// float comparison the rule states so rounding cannot move the edge.
+	need := max(int(float64(nl)/c.NewLineRatio), 1)
+	for need > 1 && float64(nl)/float64(need-1) <= c.NewLineRatio {
+		need--
+	}
+	for float64(nl)/float64(need) > c.NewLineRatio {
+		need++
+	}
+	enough := false
+	if feat != nil {
+		enough = len(feat.words) >= need
+	} else {
+		enough = text.HasWords(s, need)
+	}
+	if !enough {
 		return "list_ratio"
 	}
 	return ""

@@ -40,6 +40,7 @@ type GopherQuality struct {
 	cfg      GopherQualityConfig
 	stop     []string // lowercase; a short list scanned linearly beats a map here
 	maxStop  int
+	first    [256]bool     // first bytes of stop words, both cases
 	features *featureCache // shared with the registry's other filters; nil computes locally
 }
 
@@ -50,6 +51,10 @@ func NewGopherQuality(cfg GopherQualityConfig) (*GopherQuality, error) {
 		w = strings.ToLower(w)
 		g.stop = append(g.stop, w)
 		g.maxStop = max(g.maxStop, len(w))
+		if w != "" {
+			g.first[w[0]] = true
+			g.first[strings.ToUpper(w[:1])[0]] = true
+		}
 	}
 	return g, nil
 }
@@ -76,7 +81,7 @@ func (g *GopherQuality) Apply(d *pipeline.Document) string {
 	total, alpha, stops := 0, f.alpha, 0
 	for i, w := range ws {
 		total += int(f.clen[i])
-		if c.MinStopWords > 0 && len(w) <= g.maxStop && g.isStop(w) {
+		if stops < c.MinStopWords && len(w) <= g.maxStop && g.first[w[0]] && g.isStop(w) {
 			stops++
 		}
 	}

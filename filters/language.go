@@ -25,7 +25,7 @@ type LanguageConfig struct {
 // DefaultLanguageConfig returns the defaults: English, threshold 0.65 (the
 // anchors' value).
 func DefaultLanguageConfig() *LanguageConfig {
-	return &LanguageConfig{Languages: []string{"en"}, LanguageThreshold: 0.65, SampleChars: 2000}
+	return &LanguageConfig{Languages: []string{"en"}, LanguageThreshold: 0.65, SampleChars: 1000}
 }
 
 // Language is the language filter and tagger.

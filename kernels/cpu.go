@@ -22,8 +22,12 @@ func (b I32) Len() int { return len(b) }
 // CPU is the reference and production CPU backend. Work is split into a
 // fixed number of chunks along a dimension that is never reduced over, so
 // results are bit-identical for any thread count.
+//
+// Like a device stream, a CPU backend runs one op at a time: it must not be
+// used from several goroutines at once (workers reuse per-worker scratch).
 type CPU struct {
 	threads int
+	scr     []*mmScratch
 }
 
 // NewCPU returns a CPU backend using threads goroutines (0 = GOMAXPROCS).
@@ -31,7 +35,34 @@ func NewCPU(threads int) *CPU {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	return &CPU{threads: threads}
+	c := &CPU{threads: threads}
+	for i := 0; i < threads; i++ {
+		c.scr = append(c.scr, &mmScratch{ap: make([]float32, mc*kc), bp: make([]float32, kc*nc)})
+	}
+	return c
+}
+
+func (c *CPU) scratch(w int) *mmScratch { return c.scr[w] }
+
+// parallelW is parallel with the worker index, for per-worker scratch.
+func (c *CPU) parallelW(n int, f func(w, lo, hi int)) {
+	w := min(c.threads, n)
+	if w <= 1 {
+		if n > 0 {
+			f(0, 0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i, lo, hi)
+		}()
+	}
+	wg.Wait()
 }
 
 var _ Backend = (*CPU)(nil)
@@ -127,11 +158,7 @@ func (c *CPU) Add(dst, src Buffer) {
 }
 
 // Scale implements Backend.
-func (c *CPU) Scale(x Buffer, s float32) {
-	for i, v := range f32(x) {
-		f32(x)[i] = v * s
-	}
-}
+func (c *CPU) Scale(x Buffer, s float32) { scale(f32(x), s) }
 
 // SumSquares implements Backend: blocks of 1024 summed in float64 in order.
 func (c *CPU) SumSquares(x Buffer) float64 {
@@ -298,37 +325,22 @@ func (c *CPU) CrossEntropy(losses, dlogits, logits, targets, mask Buffer, N, V i
 	c.parallel(N, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			row := lg[n*V : (n+1)*V]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
+			mx := maxOf(row)
 			// One exp per logit: the exponentials go straight into dlogits
-			// (which may alias logits: each element is read before written).
+			// (which may alias logits, so the target logit is read first).
 			t := int(tg[n])
 			xt := row[t]
-			var sum float64 // float64: V can be 128k terms
 			var drow []float32
 			if dl != nil {
 				drow = dl[n*V : (n+1)*V]
-				for i, v := range row {
-					e := expf(v - mx)
-					drow[i] = e
-					sum += float64(e)
-				}
-			} else {
-				for _, v := range row {
-					sum += float64(expf(v - mx))
-				}
 			}
+			sum := expShift(drow, row, mx)
 			ls[n] = float32(math.Log(sum)) + mx - xt
 			if dl == nil {
 				continue
 			}
 			g := mk[n] * gradScale
-			k := float32(float64(g) / sum)
-			for i := range drow {
-				drow[i] *= k
-			}
+			scale(drow, float32(float64(g)/sum))
 			drow[t] -= g
 		}
 	})

@@ -278,3 +278,105 @@ func TestExpf(t *testing.T) {
 		t.Fatal("expf range ends")
 	}
 }
+
+// TestAttentionLong crosses several query blocks with documents spanning
+// block boundaries: forward against a direct float64 reference, backward
+// by central differences on sampled elements.
+func TestAttentionLong(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	c := NewCPU(2)
+	B, T, H, KV, D := 1, 150, 2, 1, 8
+	N := B * T
+	q, k, v := randSlice(r, N*H*D, 1), randSlice(r, N*KV*D, 1), randSlice(r, N*KV*D, 1)
+	dout := randSlice(r, N*H*D, 1)
+	pos := make(I32, N)
+	for i, p := 0, 0; i < N; i, p = i+1, p+1 {
+		if i == 50 || i == 70 || i == 140 {
+			p = 0
+		}
+		pos[i] = int32(p)
+	}
+	out, lse := make([]float32, N*H*D), make([]float32, N*H)
+	c.Attention(F32(out), F32(lse), F32(q), F32(k), F32(v), pos, B, T, H, KV, D)
+	scale := 1 / math.Sqrt(float64(D))
+	for h := 0; h < H; h++ {
+		for tq := 0; tq < T; tq++ {
+			s0 := docStart(tq, pos[tq])
+			w := make([]float64, tq+1)
+			var mx, sum float64 = math.Inf(-1), 0
+			for s := s0; s <= tq; s++ {
+				var d float64
+				for i := 0; i < D; i++ {
+					d += float64(q[(tq*H+h)*D+i]) * float64(k[s*D+i])
+				}
+				w[s] = d * scale
+				mx = math.Max(mx, w[s])
+			}
+			for s := s0; s <= tq; s++ {
+				w[s] = math.Exp(w[s] - mx)
+				sum += w[s]
+			}
+			for i := 0; i < D; i++ {
+				var o float64
+				for s := s0; s <= tq; s++ {
+					o += w[s] / sum * float64(v[s*D+i])
+				}
+				if math.Abs(o-float64(out[(tq*H+h)*D+i])) > 1e-4 {
+					t.Fatalf("head %d position %d dim %d: %g want %g", h, tq, i, out[(tq*H+h)*D+i], o)
+				}
+			}
+		}
+	}
+	dq, dk, dv := make([]float32, N*H*D), make([]float32, N*KV*D), make([]float32, N*KV*D)
+	c.AttentionBackward(F32(dq), F32(dk), F32(dv), F32(dout), F32(q), F32(k), F32(v), F32(out), F32(lse), pos, B, T, H, KV, D)
+	f := func() float64 {
+		c.Attention(F32(out), F32(lse), F32(q), F32(k), F32(v), pos, B, T, H, KV, D)
+		return weighted(out, dout)
+	}
+	for _, x := range []struct {
+		name string
+		x, g []float32
+	}{{"dq", q, dq}, {"dk", k, dk}, {"dv", v, dv}} {
+		for j := 0; j < 30; j++ {
+			i := r.IntN(len(x.x))
+			old := x.x[i]
+			x.x[i] = old + 1e-2
+			fp := f()
+			x.x[i] = old - 1e-2
+			fm := f()
+			x.x[i] = old
+			fd := (fp - fm) / 2e-2
+			if math.Abs(fd-float64(x.g[i])) > 2e-2*math.Max(1, math.Abs(fd)) {
+				t.Fatalf("%s[%d]: analytic %g, finite difference %g", x.name, i, x.g[i], fd)
+			}
+		}
+	}
+}
+
+func TestExpShift(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	x := randSlice(r, 1000, 20)
+	x[3] = -200 // below the float32 range of exp
+	mx := maxOf(x)
+	dst := make([]float32, len(x))
+	sum := expShift(dst, x, mx)
+	var want float64
+	for i, v := range x {
+		e := math.Exp(float64(v - mx))
+		want += e
+		if math.Abs(float64(dst[i])-e) > 1e-6*math.Max(e, 1e-30)+1e-37 {
+			t.Fatalf("exp(%g) = %g, want %g", v-mx, dst[i], e)
+		}
+	}
+	if math.Abs(sum-want) > 1e-5*want {
+		t.Fatalf("sum %g, want %g", sum, want)
+	}
+}
+
+func BenchmarkExpShift(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 50257, 3)
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		expShift(nil, x, 10)
+	}
+}

@@ -32,47 +32,77 @@ func (c *CPU) Matmul(out, a, b Buffer, M, N, K int, transA, transB, accumulate b
 	// rectangle of C and packs its own operands.
 	if M >= N {
 		tiles := (M + mr - 1) / mr
-		c.parallel(tiles, func(lo, hi int) {
-			matmulBlock(o, as, bs, M, N, K, transA, transB, accumulate, lo*mr, min(hi*mr, M), 0, N)
+		c.parallelW(tiles, func(w, lo, hi int) {
+			matmulBlock(c.scratch(w), o, as, bs, M, N, K, transA, transB, accumulate, lo*mr, min(hi*mr, M), 0, N)
 		})
 	} else {
 		tiles := (N + nr - 1) / nr
-		c.parallel(tiles, func(lo, hi int) {
-			matmulBlock(o, as, bs, M, N, K, transA, transB, accumulate, 0, M, lo*nr, min(hi*nr, N))
+		c.parallelW(tiles, func(w, lo, hi int) {
+			matmulBlock(c.scratch(w), o, as, bs, M, N, K, transA, transB, accumulate, 0, M, lo*nr, min(hi*nr, N))
 		})
 	}
 }
 
-// matmulBlock computes rows [m0,m1) and columns [n0,n1) of C.
-func matmulBlock(o, a, b []float32, M, N, K int, transA, transB, accumulate bool, m0, m1, n0, n1 int) {
-	bp := make([]float32, kc*nc)
-	ap := make([]float32, mc*kc)
+// mmScratch is one worker's packing buffers, reused across calls.
+type mmScratch struct {
+	ap, bp []float32
+	apAll  []float32 // A packed for a whole K block (see maxPackedA)
+	// attention work buffers (see attention.go)
+	att []float32
+}
+
+// maxPackedA bounds the floats of A packed once per K block and reused for
+// every N block (else A is repacked per N block, GotoBLAS style).
+const maxPackedA = 1 << 20
+
+// matmulBlock computes rows [m0,m1) and columns [n0,n1) of C on one
+// goroutine with s's packing buffers.
+func matmulBlock(s *mmScratch, o, a, b []float32, M, N, K int, transA, transB, accumulate bool, m0, m1, n0, n1 int) {
+	bp := s.bp
 	var tmp [mr * nr]float32
-	for jc := n0; jc < n1; jc += nc {
-		jn := min(nc, n1-jc)
-		jpanels := (jn + nr - 1) / nr
-		for pc := 0; pc < K; pc += kc {
-			kn := min(kc, K-pc)
-			packB(bp, b, N, K, transB, pc, kn, jc, jn)
-			first := pc == 0 && !accumulate
+	rows := m1 - m0
+	for pc := 0; pc < K; pc += kc {
+		kn := min(kc, K-pc)
+		first := pc == 0 && !accumulate
+		// Pack all of A's rows for this K block once when they fit.
+		whole := rows*kn <= maxPackedA && n1-n0 > nc
+		if whole {
+			need := ((rows + mr - 1) / mr) * mr * kn
+			if len(s.apAll) < need {
+				s.apAll = make([]float32, need)
+			}
 			for ic := m0; ic < m1; ic += mc {
 				in := min(mc, m1-ic)
-				packA(ap, a, M, K, transA, ic, in, pc, kn)
+				packA(s.apAll[(ic-m0)*kn:], a, M, K, transA, ic, in, pc, kn)
+			}
+		}
+		for jc := n0; jc < n1; jc += nc {
+			jn := min(nc, n1-jc)
+			jpanels := (jn + nr - 1) / nr
+			packB(bp, b, N, K, transB, pc, kn, jc, jn)
+			for ic := m0; ic < m1; ic += mc {
+				in := min(mc, m1-ic)
+				ap := s.ap
+				if whole {
+					ap = s.apAll[(ic-m0)*kn:]
+				} else {
+					packA(ap, a, M, K, transA, ic, in, pc, kn)
+				}
 				ipanels := (in + mr - 1) / mr
 				for jp := 0; jp < jpanels; jp++ {
 					bpan := bp[jp*kn*nr : (jp+1)*kn*nr]
 					cols := min(nr, jn-jp*nr)
 					for ip := 0; ip < ipanels; ip++ {
 						apan := ap[ip*kn*mr : (ip+1)*kn*mr]
-						rows := min(mr, in-ip*mr)
+						rws := min(mr, in-ip*mr)
 						row, col := ic+ip*mr, jc+jp*nr
-						if rows == mr && cols == nr {
+						if rws == mr && cols == nr {
 							microKernel(kn, apan, bpan, o[row*N+col:], N, first)
 							continue
 						}
 						clear(tmp[:])
 						microKernel(kn, apan, bpan, tmp[:], nr, true)
-						for r := 0; r < rows; r++ {
+						for r := 0; r < rws; r++ {
 							dst := o[(row+r)*N+col : (row+r)*N+col+cols]
 							src := tmp[r*nr : r*nr+cols]
 							if first {
@@ -94,6 +124,17 @@ func matmulBlock(o, a, b []float32, M, N, K int, transA, transB, accumulate bool
 // zero-padding the last panel.
 func packA(ap, a []float32, M, K int, transA bool, ic, in, pc, kn int) {
 	panels := (in + mr - 1) / mr
+	if transA { // A is [K,M]: read each k's row segment contiguously
+		for k := 0; k < kn; k++ {
+			src := a[(pc+k)*M+ic : (pc+k)*M+ic+in]
+			for p := 0; p < panels; p++ {
+				dst := ap[p*kn*mr+k*mr : p*kn*mr+k*mr+mr]
+				n := copy(dst, src[p*mr:min(len(src), p*mr+mr)])
+				clear(dst[n:])
+			}
+		}
+		return
+	}
 	for p := 0; p < panels; p++ {
 		dst := ap[p*kn*mr : (p+1)*kn*mr]
 		for r := 0; r < mr; r++ {
@@ -104,15 +145,9 @@ func packA(ap, a []float32, M, K int, transA bool, ic, in, pc, kn int) {
 				}
 				continue
 			}
-			if transA { // A is [K,M]
-				for k := 0; k < kn; k++ {
-					dst[k*mr+r] = a[(pc+k)*M+i]
-				}
-			} else {
-				src := a[i*K+pc : i*K+pc+kn]
-				for k, v := range src {
-					dst[k*mr+r] = v
-				}
+			src := a[i*K+pc : i*K+pc+kn]
+			for k, v := range src {
+				dst[k*mr+r] = v
 			}
 		}
 	}

@@ -22,7 +22,9 @@ func TestDecodeParams(t *testing.T) {
 		wantErr string
 	}{
 		{"yaml values", Params{"min_doc_words": 40, "max_symbol_word_ratio": 0.2, "languages": []any{"en", "fr"}},
-			func(c testCfg) bool { return c.MinWords == 40 && c.Ratio == 0.2 && len(c.Langs) == 2 && c.Langs[1] == "fr" }, ""},
+			func(c testCfg) bool {
+				return c.MinWords == 40 && c.Ratio == 0.2 && len(c.Langs) == 2 && c.Langs[1] == "fr"
+			}, ""},
 		{"int into float", Params{"max_symbol_word_ratio": 1}, func(c testCfg) bool { return c.Ratio == 1 }, ""},
 		{"strings from --set", Params{"min_doc_words": "7", "strict": "true", "languages": "en,de", "top_n_grams": "2:0.2,3:0.18"},
 			func(c testCfg) bool {

@@ -4,7 +4,7 @@ package tokenize
 type bpeModel struct {
 	byteID [256]int32 // id of each single byte, -1 when absent
 	// merges maps (left id, right id) to rank<<32 | merged id.
-	merges  map[uint64]uint64
+	merges  *pairTable
 	vocab   map[string]int32 // raw bytes -> id, for ignore_merges and lookups
 	ignore  bool             // ignore_merges: a piece in the vocab is one token
 	unkID   int32            // -1 when the model has no unk token
@@ -114,7 +114,7 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 	syms[len(syms)-1].next = -1
 	s.heap = s.heap[:0]
 	for i := 0; i+1 < len(syms); i++ {
-		if v, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+		if v, ok := m.merges.get(pairKey(syms[i].id, syms[i+1].id)); ok {
 			s.push(mergeCand{rank: int32(v >> 32), pos: int32(i), id: int32(uint32(v))})
 		}
 	}
@@ -125,7 +125,7 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 			continue
 		}
 		right := &syms[left.next]
-		v, ok := m.merges[pairKey(left.id, right.id)]
+		v, ok := m.merges.get(pairKey(left.id, right.id))
 		if !ok || int32(v>>32) != c.rank || int32(uint32(v)) != c.id {
 			continue // stale: one side was merged since this was queued
 		}
@@ -137,12 +137,12 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 		}
 		if left.prev >= 0 {
 			p := left.prev
-			if v, ok := m.merges[pairKey(syms[p].id, left.id)]; ok {
+			if v, ok := m.merges.get(pairKey(syms[p].id, left.id)); ok {
 				s.push(mergeCand{rank: int32(v >> 32), pos: p, id: int32(uint32(v))})
 			}
 		}
 		if left.next >= 0 {
-			if v, ok := m.merges[pairKey(left.id, syms[left.next].id)]; ok {
+			if v, ok := m.merges.get(pairKey(left.id, syms[left.next].id)); ok {
 				s.push(mergeCand{rank: int32(v >> 32), pos: c.pos, id: int32(uint32(v))})
 			}
 		}

@@ -64,10 +64,14 @@ func newClassifier() classifier { return classifier{bmp: bmpClasses()} }
 // at returns the class of the rune starting at s[i] and its width in bytes.
 // Invalid UTF-8 bytes are one-byte runes of class other.
 func (c classifier) at(s string, i int) (uint8, int) {
-	b := s[i]
-	if b < utf8.RuneSelf {
+	if b := s[i]; b < utf8.RuneSelf {
 		return asciiClasses[b], 1
 	}
+	return c.atSlow(s, i)
+}
+
+// atSlow is at for non-ASCII runes, kept out of line so at inlines.
+func (c classifier) atSlow(s string, i int) (uint8, int) {
 	r, w := utf8.DecodeRuneInString(s[i:])
 	if r == utf8.RuneError && w == 1 {
 		return clsOther, 1

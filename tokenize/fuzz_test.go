@@ -117,3 +117,27 @@ func coversBytes(tk *Tokenizer, s string) bool {
 	}
 	return true
 }
+
+// FuzzFusedDigits checks that the fused Digits+ByteLevel scanner cuts text
+// exactly as the two pre-tokenizers applied one after the other.
+func FuzzFusedDigits(f *testing.F) {
+	for _, s := range []string{"a 1", "x  12 y", "\t3\n 4 ", "'s1's", "٣ ٤a", " 1 ", "ab12cd  34  "} {
+		f.Add(s)
+	}
+	c := newClassifier()
+	seq := []splitter{digitsSplitter{c, true}, gpt2Scanner{c: c}}
+	fused := fuse(seq)
+	if len(fused) != 1 {
+		f.Fatal("not fused")
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want []string
+		for _, p := range seq[0].split(s, nil) {
+			want = seq[1].split(p, want)
+		}
+		got := fused[0].split(s, nil)
+		if strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Fatalf("%q: fused %q, sequential %q", s, got, want)
+		}
+	})
+}

@@ -151,3 +151,18 @@ func TestMultilingualConformance(t *testing.T) {
 func testTokenizerPath(t testing.TB, dir string) string {
 	return shareddata.Path(t, "tokenizers", dir, "tokenizer.json")
 }
+
+// TestWarAndPeaceTokenCount checks the figure Hugging Face gives for the
+// benchmark text (../shared/data/README.md): 776,019 SmolLM2 tokens with
+// the reference script's paragraph split.
+func TestWarAndPeaceTokenCount(t *testing.T) {
+	docs, _ := warAndPeace(t)
+	tk := loadShipped(t, "smollm2")
+	n := 0
+	for _, d := range docs {
+		n += len(tk.Encode(d, nil))
+	}
+	if n != 776019 {
+		t.Fatalf("War and Peace: %d SmolLM2 tokens, Hugging Face gives 776019", n)
+	}
+}

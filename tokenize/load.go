@@ -116,7 +116,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if !byteLevel {
 		return nil, errors.New("pre_tokenizer: no ByteLevel step; Kiln supports byte-level BPE models only")
 	}
-	t.pre = pre
+	t.pre = fuse(pre)
 	if err := t.buildAdded(f.AddedTokens); err != nil {
 		return nil, fmt.Errorf("added_tokens: %w", err)
 	}
@@ -155,7 +155,7 @@ func (t *Tokenizer) buildModel(m *modelJSON) error {
 		return errors.New("empty vocab")
 	}
 	dec := byteLevelDecoder()
-	bm := &bpeModel{merges: make(map[uint64]uint64, len(m.Merges)), vocab: make(map[string]int32, len(m.Vocab)),
+	bm := &bpeModel{merges: newPairTable(len(m.Merges)), vocab: make(map[string]int32, len(m.Vocab)),
 		ignore: m.IgnoreMerges, unkID: -1, fuseUnk: m.FuseUnk}
 	for i := range bm.byteID {
 		bm.byteID[i] = -1
@@ -205,11 +205,8 @@ func (t *Tokenizer) buildModel(m *modelJSON) error {
 		if !oka || !okb || !okm {
 			return fmt.Errorf("merge %d (%q %q): token not in vocab", rank, a, b)
 		}
-		k := pairKey(int32(ia), int32(ib))
-		if _, dup := bm.merges[k]; dup {
-			continue // HF keeps the first (lowest) rank of a duplicated merge
-		}
-		bm.merges[k] = uint64(rank)<<32 | uint64(uint32(im))
+		// A duplicated merge keeps its first (lowest) rank, as in HF.
+		bm.merges.put(pairKey(int32(ia), int32(ib)), uint64(rank)<<32|uint64(uint32(im)))
 	}
 	t.model = bm
 	t.vocabSize = maxID + 1

@@ -29,7 +29,7 @@ func scannerFor(pattern string) (splitter, error) {
 	c := newClassifier()
 	switch pattern {
 	case PatternGPT2:
-		return gpt2Scanner{c}, nil
+		return gpt2Scanner{c: c}, nil
 	case PatternLlama3:
 		return llamaScanner{c, 3}, nil
 	case PatternQwen2:
@@ -75,25 +75,35 @@ func contraction(rest string, fold bool) int {
 // whitespaceEnd implements the tail alternatives \s+(?!\S)|\s+ for a
 // whitespace run starting at i: the whole run when it reaches the end of
 // the text, else the run minus its last character (so the last space can
-// join the next word), else the single character.
-func whitespaceEnd(c classifier, s string, i int) int {
+// join the next word), else the single character. With digitEnds a number
+// counts as the end of the text (see gpt2Scanner.isolateDigits).
+func whitespaceEnd(c classifier, s string, i int, digitEnds bool) int {
 	j, last := i, i
+	k := uint8(clsOther)
 	for j < len(s) {
-		k, w := c.at(s, j)
+		var w int
+		k, w = c.at(s, j)
 		if !isSpaceClass(k) {
 			break
 		}
 		last = j
 		j += w
 	}
-	if j == len(s) || last == i {
+	if j == len(s) || last == i || (digitEnds && k == clsNumber) {
 		return j
 	}
 	return last
 }
 
-// gpt2Scanner implements PatternGPT2.
-type gpt2Scanner struct{ c classifier }
+// gpt2Scanner implements PatternGPT2. With isolateDigits it also does the
+// work of a preceding Digits(individual_digits) pre-tokenizer in the same
+// pass (SmolLM/SmolLM2): every number character is a piece of its own and
+// ends the text the regex sees, so a whitespace run before a digit is
+// matched as if at the end of the text.
+type gpt2Scanner struct {
+	c             classifier
+	isolateDigits bool
+}
 
 func (g gpt2Scanner) split(s string, dst []string) []string {
 	for i := 0; i < len(s); {
@@ -114,15 +124,18 @@ func (g gpt2Scanner) next(s string, i int) int {
 	}
 	if b == ' ' && i+1 < len(s) {
 		// ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+' with the space.
-		if k, w := c.at(s, i+1); !isSpaceClass(k) {
+		if k, w := c.at(s, i+1); !isSpaceClass(k) && !(g.isolateDigits && k == clsNumber) {
 			return c.runEnd(s, i+1+w, k)
 		}
 	}
 	k, w := c.at(s, i)
+	if k == clsNumber && g.isolateDigits {
+		return i + w
+	}
 	if !isSpaceClass(k) {
 		return c.runEnd(s, i+w, k)
 	}
-	return whitespaceEnd(c, s, i)
+	return whitespaceEnd(c, s, i, g.isolateDigits)
 }
 
 // llamaScanner implements PatternLlama3 (maxDigits 3) and PatternQwen2
@@ -203,7 +216,7 @@ func (l llamaScanner) next(s string, i int) int {
 	if lastNL >= 0 {
 		return lastNL + 1
 	}
-	return whitespaceEnd(c, s, i)
+	return whitespaceEnd(c, s, i, false)
 }
 
 // digitsSplitter implements HF's Digits pre-tokenizer: numbers (\p{N},
@@ -253,4 +266,18 @@ func (p prefixSpaceSplitter) split(s string, dst []string) []string {
 		return append(dst, s)
 	}
 	return p.inner.split(s, dst)
+}
+
+// fuse replaces Digits(individual_digits) followed by the GPT-2 scanner
+// with one scanner doing both (same pieces, one pass over the text).
+func fuse(pre []splitter) []splitter {
+	if len(pre) == 2 {
+		d, ok1 := pre[0].(digitsSplitter)
+		g, ok2 := pre[1].(gpt2Scanner)
+		if ok1 && ok2 && d.individual && !g.isolateDigits {
+			g.isolateDigits = true
+			return []splitter{g}
+		}
+	}
+	return pre
 }

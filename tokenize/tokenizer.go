@@ -87,23 +87,12 @@ type Encoder struct {
 	segs    []segment
 	nsegs   []segment
 	bufs    [][]string
-	cache   map[string]uint64 // piece -> arena offset<<32 | length
-	arena   []int32
-	maxKeys int
+	cache   *wordCache
 }
-
-// Cache bounds: the pre-token cache is dropped wholesale when full, which
-// keeps memory bounded and outputs unaffected (the cache only memoizes).
-const (
-	cacheMaxKeys    = 1 << 17
-	cacheMaxArena   = 1 << 21
-	cacheMaxPiece   = 64
-	cacheInitialCap = 1 << 12
-)
 
 // NewEncoder returns a fresh encoder for t.
 func (t *Tokenizer) NewEncoder() *Encoder {
-	return &Encoder{t: t, bufs: make([][]string, len(t.pre)), cache: make(map[string]uint64, cacheInitialCap), maxKeys: cacheMaxKeys}
+	return &Encoder{t: t, bufs: make([][]string, len(t.pre)), cache: newWordCache()}
 }
 
 // Encode appends the ids of text to dst, as HF's encode with
@@ -211,21 +200,13 @@ func (e *Encoder) encodePiece(p string, dst []int32) []int32 {
 	if len(p) == 0 {
 		return dst
 	}
-	if v, ok := e.cache[p]; ok {
-		off, n := v>>32, uint32(v)
-		return append(dst, e.arena[off:off+uint64(n)]...)
+	h := e.cache.hash(p)
+	if ids, ok := e.cache.get(p, h); ok {
+		return append(dst, ids...)
 	}
 	n0 := len(dst)
 	dst = e.t.model.encodeWord(p, &e.bpe, dst)
-	if len(p) <= cacheMaxPiece {
-		if len(e.cache) >= e.maxKeys || len(e.arena)+len(dst)-n0 > cacheMaxArena {
-			clear(e.cache)
-			e.arena = e.arena[:0]
-		}
-		off := len(e.arena)
-		e.arena = append(e.arena, dst[n0:]...)
-		e.cache[strings.Clone(p)] = uint64(off)<<32 | uint64(len(dst)-n0)
-	}
+	e.cache.put(p, h, dst[n0:])
 	return dst
 }
 

@@ -21,12 +21,21 @@ type BenchResult struct {
 	MFU        float64 `json:"mfu"`
 }
 
-// Bench times full training steps (forward, backward, AdamW) of cfg on
-// random tokens in rows of T (one document per row), after one warm-up step.
-func Bench(be kernels.Backend, cfg Config, B, T, steps int, peak float64) (BenchResult, error) {
+// BenchRun is a model and a fixed random batch for timing training steps.
+type BenchRun struct {
+	m        *Model
+	in       Input
+	mom, vel kernels.Buffer
+	be       kernels.Backend
+	n        int
+}
+
+// NewBenchRun builds cfg on be with a random batch of B rows of T tokens
+// (one document per row).
+func NewBenchRun(be kernels.Backend, cfg Config, B, T int) (*BenchRun, error) {
 	m, err := NewModel(be, cfg, 1)
 	if err != nil {
-		return BenchResult{}, err
+		return nil, err
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	in := Input{B: B, T: T}
@@ -38,28 +47,41 @@ func Bench(be kernels.Backend, cfg Config, B, T, steps int, peak float64) (Bench
 			in.LossMask = append(in.LossMask, 1)
 		}
 	}
-	mom, vel := be.Alloc(m.NumParams()), be.Alloc(m.NumParams())
-	step := func(i int) error {
-		m.ZeroGrad()
-		if _, err := m.Forward(in, 1/float32(B*T)); err != nil {
-			return err
-		}
-		m.Backward()
-		be.SumSquares(m.Grads)
-		be.AdamW(m.Params, m.Grads, mom, vel, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1, i+1)
-		return be.Sync()
+	return &BenchRun{m: m, in: in, mom: be.Alloc(m.NumParams()), vel: be.Alloc(m.NumParams()), be: be}, nil
+}
+
+// Step runs one training step: forward, backward, grad norm, AdamW.
+func (r *BenchRun) Step() error {
+	m, be, in := r.m, r.be, r.in
+	r.n++
+	m.ZeroGrad()
+	if _, err := m.Forward(in, 1/float32(in.B*in.T)); err != nil {
+		return err
 	}
-	if err := step(0); err != nil {
+	m.Backward()
+	be.SumSquares(m.Grads)
+	be.AdamW(m.Params, m.Grads, r.mom, r.vel, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1, r.n)
+	return be.Sync()
+}
+
+// Bench times full training steps (forward, backward, AdamW) of cfg on
+// random tokens in rows of T (one document per row), after one warm-up step.
+func Bench(be kernels.Backend, cfg Config, B, T, steps int, peak float64) (BenchResult, error) {
+	run, err := NewBenchRun(be, cfg, B, T)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	if err := run.Step(); err != nil {
 		return BenchResult{}, err
 	}
 	start := time.Now()
 	for i := 1; i <= steps; i++ {
-		if err := step(i); err != nil {
+		if err := run.Step(); err != nil {
 			return BenchResult{}, err
 		}
 	}
 	el := time.Since(start).Seconds() / float64(steps)
-	res := BenchResult{Model: cfg.Name, Params: m.NumParams(), B: B, T: T, Steps: steps, StepS: el,
+	res := BenchResult{Model: cfg.Name, Params: run.m.NumParams(), B: B, T: T, Steps: steps, StepS: el,
 		TokensPerS: float64(B*T) / el}
 	res.GFLOPS = res.TokensPerS * cfg.FlopsPerToken(T) / 1e9
 	if peak > 0 {

@@ -312,6 +312,9 @@ func (t *Trainer) rollback(spikeStep int) error {
 	if err := t.load(dir, st); err != nil {
 		return err
 	}
+	if c, ok := t.data.(io.Closer); ok {
+		c.Close()
+	}
 	t.data = d
 	t.skip[spikeStep] = true
 	return nil

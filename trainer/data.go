@@ -20,6 +20,9 @@ func (d LoaderData) State() (json.RawMessage, error) {
 	return json.Marshal(st)
 }
 
+// Close stops the loader's prefetching.
+func (d LoaderData) Close() error { return d.L.Close() }
+
 // OpenLoader builds a loader over sources, resuming from state when it is
 // non-empty (a checkpoint's data_state).
 func OpenLoader(mix *mixer.Mixture, sources map[string]mixer.DocSource, opts mixer.LoaderOptions, state json.RawMessage) (Data, error) {

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/kilnlm/kiln/kernels"
 )
@@ -164,19 +163,24 @@ func TestDocumentMaskingEquivalence(t *testing.T) {
 }
 
 // BenchmarkTrainStep times one training step of the small-16m model at
-// B8 T256 (the llm.c comparison shape); "MB/s" reads as tokens/s x 1e-6.
+// B8 T256 (the llm.c comparison shape); "MB/s" reads as millions of
+// tokens/s. Run with -benchtime 2x: a step takes about a second.
 func BenchmarkTrainStep(b *testing.B) {
 	be := kernels.NewCPU(0)
-	peak := kernels.MeasurePeak(be.Threads(), 300*time.Millisecond)
-	r, err := Bench(be, Presets()["small-16m"], 8, 256, 1, peak)
+	cfg := Presets()["small-16m"]
+	run, err := NewBenchRun(be, cfg, 8, 256)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("peak %.1f GFLOP/s; %s", peak/1e9, r)
+	if err := run.Step(); err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(8 * 256))
 	for b.Loop() {
-		if _, err := Bench(be, Presets()["small-16m"], 8, 256, 1, peak); err != nil {
+		if err := run.Step(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds()*cfg.FlopsPerToken(256)/1e9, "GFLOP/s")
 }

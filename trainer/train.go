@@ -162,8 +162,13 @@ func New(rc RunConfig) (*Trainer, error) {
 // Step is the number of optimizer steps taken.
 func (t *Trainer) Step() int { return t.step }
 
-// Close flushes the metrics file.
-func (t *Trainer) Close() error { return t.metrics.Close() }
+// Close flushes the metrics file and stops the data loader.
+func (t *Trainer) Close() error {
+	if c, ok := t.data.(io.Closer); ok {
+		c.Close()
+	}
+	return t.metrics.Close()
+}
 
 // CheckDistinctInit fails when two parameter tensors of the same shape
 // (other than norms, which start at 1) hold identical values: the

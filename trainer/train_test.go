@@ -196,3 +196,65 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// spiky corrupts the targets of every micro-batch while on is set.
+type spiky struct {
+	Data
+	on bool
+}
+
+func (s *spiky) Next(ctx context.Context) (*mixer.Batch, error) {
+	b, err := s.Data.Next(ctx)
+	if err == nil && s.on {
+		for i := range b.Targets {
+			b.Targets[i] = int32((i * 7) % 37)
+		}
+	}
+	return b, err
+}
+
+func TestSpikeActions(t *testing.T) {
+	for _, action := range []string{"skip", "rollback"} {
+		t.Run(action, func(t *testing.T) {
+			tr := testRun(t, t.TempDir(), 40, false)
+			tr.Opt.SpikeAction, tr.Opt.SpikeZ, tr.Opt.SpikeWarmup, tr.Opt.CheckpointEvery = action, 4, 8, 100
+			tr.Opt.Schedule = Schedule{Kind: "wsd", LR: 2e-2, MinLR: 2e-2, Warmup: 2, Total: 40}
+			sp := &spiky{Data: tr.data}
+			tr.data = sp
+			ctx := context.Background()
+			// Learn the patterns first (so corrupted targets cost much more
+			// than clean ones), then hold the weights nearly still so the
+			// detector sees a flat loss.
+			for tr.Step() < 30 {
+				if _, err := tr.TrainStep(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if tr.Step() == 20 {
+					tr.Opt.Schedule.LR, tr.Opt.Schedule.MinLR, tr.seen = 1e-9, 1e-9, 0
+				}
+			}
+			if _, err := tr.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			before := tr.Model.HostParams()
+			sp.on = true
+			m, err := tr.TrainStep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("spike step: loss %.3f z %.1f event %q", m.Loss, m.SpikeZ, m.Event)
+			if m.SpikeZ < 4 {
+				t.Fatalf("corrupted batch not detected as a spike (z %.2f)", m.SpikeZ)
+			}
+			if !equalF32(before, tr.Model.HostParams()) {
+				t.Fatalf("%s: parameters changed by the spiking step", action)
+			}
+			if action == "skip" && tr.Step() != 31 {
+				t.Fatalf("skip: step %d, want 31", tr.Step())
+			}
+			if action == "rollback" && (tr.Step() != 30 || !tr.skip[31]) {
+				t.Fatalf("rollback: step %d (want 30), skip set %v", tr.Step(), tr.skip)
+			}
+		})
+	}
+}

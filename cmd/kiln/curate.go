@@ -144,6 +144,9 @@ func cmdCurate(ctx context.Context, args []string) error {
 		return fmt.Errorf("--progress %q: want auto, bar, log or none", *progress)
 	}
 	result, err := executor.Run(ctx, cfg)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted; committed tasks are kept, re-run the same command to resume: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -278,7 +281,7 @@ func cmdInspect(ctx context.Context, args []string) error {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, serr := os.Stat(filepath.Join(dir, ".kiln")); serr == nil {
-				return fmt.Errorf("%s holds an unfinished run (no manifest yet); re-run the same kiln curate command to finish it", dir)
+				return fmt.Errorf("%s holds an unfinished run (no manifest yet; %s); re-run the same kiln curate command to finish it", dir, curateUnfinished(dir))
 			}
 		}
 		return err
@@ -420,4 +423,15 @@ func curateHumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// curateUnfinished describes an unfinished run from its work folder.
+func curateUnfinished(dir string) string {
+	var plan struct{ Tasks, Phases int }
+	b, err := os.ReadFile(filepath.Join(dir, ".kiln", "plan.json"))
+	if err != nil || json.Unmarshal(b, &plan) != nil {
+		return "not started"
+	}
+	done, _ := filepath.Glob(filepath.Join(dir, ".kiln", "done", "p*-*.json"))
+	return fmt.Sprintf("%d of %d task phases committed", len(done), plan.Tasks*plan.Phases)
 }

@@ -44,8 +44,8 @@ func TestShippedRecipesCheck(t *testing.T) {
 	}
 }
 
-// buildKiln compiles the binary once per test into a temp folder.
-func buildKiln(t *testing.T) string {
+// curateTestBinary compiles the binary once per test into a temp folder.
+func curateTestBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kiln")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -56,9 +56,9 @@ func buildKiln(t *testing.T) string {
 	return bin
 }
 
-// genKillCorpus writes many small JSONL files (one task each) of prose-like
+// curateGenCorpus writes many small JSONL files (one task each) of prose-like
 // documents, some duplicated across files so exact_dedup has work.
-func genKillCorpus(t *testing.T, dir string, files, docs int) {
+func curateGenCorpus(t *testing.T, dir string, files, docs int) {
 	t.Helper()
 	words := strings.Fields("the of and to in that have with it for not on be as you do at this but his by from they we say her she or an will my one all would there their what so up out if about who get which go me")
 	r := rand.New(rand.NewPCG(1, 2))
@@ -92,7 +92,7 @@ func genKillCorpus(t *testing.T, dir string, files, docs int) {
 	}
 }
 
-func runDigest(t *testing.T, dir string) map[string]string {
+func curateRunDigest(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, sub := range []string{"docs", "rejected"} {
@@ -120,11 +120,11 @@ func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary; skipped with -short")
 	}
-	bin := buildKiln(t)
+	bin := curateTestBinary(t)
 	base := t.TempDir()
 	data := filepath.Join(base, "data")
 	os.Mkdir(data, 0o755)
-	genKillCorpus(t, data, 40, 600)
+	curateGenCorpus(t, data, 40, 600)
 	recipe := filepath.Join(base, "kill.yaml")
 	os.WriteFile(recipe, []byte(`name: kill
 inputs:
@@ -151,7 +151,7 @@ outputs:
 		t.Fatalf("reference run: %v\n%s", err, out)
 	}
 	full := time.Since(t0)
-	want := runDigest(t, ref)
+	want := curateRunDigest(t, ref)
 	if len(want) < 40 {
 		t.Fatalf("reference run wrote %d files", len(want))
 	}
@@ -170,8 +170,10 @@ outputs:
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Anywhere from the start to near the end of a full run.
-		wait := time.Duration(r.Int64N(int64(full)*9/10 + 1))
+		// Random points in shrinking windows (half a full run, then a
+		// third, a quarter, ...), so several kills land before the
+		// resumed runs catch up with the work.
+		wait := time.Duration(r.Int64N(int64(full)/int64(attempt+2) + 1))
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
@@ -187,6 +189,12 @@ outputs:
 			markers, _ := filepath.Glob(filepath.Join(dir, ".kiln", "done", "*"))
 			maxMarkers = max(maxMarkers, len(markers))
 			t.Logf("attempt %d killed after %v with %d task phases committed", attempt, wait, len(markers))
+			if len(markers) > 0 {
+				out, err := exec.Command(bin, "inspect", dir).CombinedOutput()
+				if err == nil || !strings.Contains(string(out), "unfinished run") || !strings.Contains(string(out), "task phases committed") {
+					t.Errorf("inspect of a killed run: %v\n%s", err, out)
+				}
+			}
 		}
 		if _, err := os.Stat(filepath.Join(dir, manifest.FileName)); err == nil {
 			break
@@ -201,7 +209,7 @@ outputs:
 	} else if maxMarkers == 0 {
 		t.Fatal("no kill happened after a task committed: resume was not exercised")
 	}
-	got := runDigest(t, dir)
+	got := curateRunDigest(t, dir)
 	if len(got) != len(want) {
 		t.Fatalf("%d files after kills, want %d", len(got), len(want))
 	}

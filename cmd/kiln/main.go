@@ -13,6 +13,7 @@ import (
 	"github.com/kilnlm/kiln/filters"
 	"github.com/kilnlm/kiln/filters/dedup"
 	"github.com/kilnlm/kiln/pipeline"
+	"github.com/kilnlm/kiln/pipeline/writers"
 	"github.com/kilnlm/kiln/tokenize"
 )
 
@@ -53,6 +54,7 @@ func newRegistry() *pipeline.Registry {
 	filters.Register(r)
 	dedup.Register(r)
 	tokenize.Register(r)
+	writers.Register(r)
 	return r
 }
 

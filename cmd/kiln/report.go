@@ -7,5 +7,3 @@ func cmdReport(ctx context.Context, args []string) error { return errNotYet("cmd
 func cmdLineage(ctx context.Context, args []string) error { return errNotYet("cmdLineage") }
 
 func cmdVerify(ctx context.Context, args []string) error { return errNotYet("cmdVerify") }
-
-func cmdDemo(ctx context.Context, args []string) error { return errNotYet("cmdDemo") }

@@ -295,7 +295,13 @@ func (lf *lineFilter) Apply(d *pipeline.Document) string {
 		if len(units) > 0 && len(keep) == 0 {
 			continue
 		}
-		kept = append(kept, strings.Join(keep, ""))
+		joined := strings.Join(keep, "")
+		if len(keep) < len(units) {
+			// A removed span took the text before the space that led the
+			// next one; do not leave the line starting with it.
+			joined = strings.TrimLeft(joined, " \t")
+		}
+		kept = append(kept, joined)
 	}
 	d.Text = strings.Join(kept, "\n")
 	d.SetMeta("line_dedup_removed", removed)

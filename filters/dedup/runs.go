@@ -293,25 +293,31 @@ func (h *cursorHeap) Pop() any {
 // however many runs the observers wrote.
 func merge(srcs []source, fanIn int, tmp string, fn func(item) error) error {
 	fanIn = max(fanIn, 2)
+	owned := false // whether srcs are intermediate runs of ours
+	removeOwned := func() {
+		if owned {
+			for _, s := range srcs {
+				os.Remove(s.path)
+			}
+		}
+	}
 	for pass := 0; len(srcs) > fanIn; pass++ {
 		var next []source
 		for g := 0; g*fanIn < len(srcs); g++ {
 			group := srcs[g*fanIn : min((g+1)*fanIn, len(srcs))]
 			path := filepath.Join(tmp, fmt.Sprintf("merge-%d-%05d.bin", pass, g))
 			if err := mergeToRun(group, path); err != nil {
+				removeOwned()
 				return err
 			}
 			next = append(next, source{path: path})
 		}
-		// Inputs of an intermediate pass are ours to delete.
-		if pass > 0 {
-			for _, s := range srcs {
-				os.Remove(s.path)
-			}
-		}
-		srcs = next
+		removeOwned()
+		srcs, owned = next, true
 	}
-	return mergeDirect(srcs, fn)
+	err := mergeDirect(srcs, fn)
+	removeOwned()
+	return err
 }
 
 // mergeToRun writes the merge of srcs as a one-part run whose seq field

@@ -89,7 +89,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	x, err := strconv.ParseFloat(t, 64)
-	if err != nil || x <= 0 || math.IsInf(x, 0) || x*float64(mult) > 1<<62 {
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x*float64(mult) < 1 || x*float64(mult) > 1<<62 {
 		return 0, fmt.Errorf("bad size %q: want e.g. 512MiB or 1GiB", s)
 	}
 	return int64(x * float64(mult)), nil

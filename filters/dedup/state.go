@@ -434,6 +434,11 @@ func (cf *clusterFilter) Apply(d *pipeline.Document) string {
 	}
 	dec := cf.next
 	cf.advance()
+	if !dec.dup && d.ID != dec.root && cf.err == nil {
+		// The kept document's id was recorded in Observe: a different id
+		// here means the Filter pass is not replaying the same documents.
+		cf.err = fmt.Errorf("%s: document %d is %q but Observe saw %q there; the Filter pass must see the Observe pass's documents in order", cf.path, seq+1, d.ID, dec.root)
+	}
 	d.SetMeta(cf.prefix+"_cluster", dec.root)
 	d.SetMeta(cf.prefix+"_cluster_size", int(dec.size))
 	if dec.dup {

@@ -279,3 +279,102 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestLineDedupModes(t *testing.T) {
+	doc := func(id, text string) *pipeline.Document { return &pipeline.Document{ID: id, Text: text} }
+	tests := []struct {
+		name      string
+		cfg       LineConfig
+		texts     []string
+		wantTexts []string
+		reasons   []string
+	}{
+		{"max_docs 2: a line in 3 documents stays only in the first", LineConfig{Mode: "lines", MaxDocs: 2, Memory: "16MiB"},
+			[]string{"nav\na", "nav\nb", "Nav \nc", "d"},
+			[]string{"nav\na", "b", "c", "d"}, []string{"", "", "", ""}},
+		{"sentences3 removes repeated spans", LineConfig{Mode: "sentences3", MaxDocs: 1, Memory: "16MiB"},
+			[]string{"We use cookies. Accept them. Or leave. Real text here.", "We use cookies. Accept them. Or leave. Other text.", "We use cookies. Accept them. Or leave."},
+			[]string{"We use cookies. Accept them. Or leave. Real text here.", "Other text.", ""},
+			[]string{"", "", "line_dedup_empty"}},
+		{"blank lines are never units", LineConfig{Mode: "lines", MaxDocs: 1, Memory: "16MiB"},
+			[]string{"a\n\nb", "c\n\nd"},
+			[]string{"a\n\nb", "c\n\nd"}, []string{"", ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := NewLine(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var docs []*pipeline.Document
+			for i, s := range tc.texts {
+				docs = append(docs, doc(string(rune('a'+i)), s))
+			}
+			got := runStage(t, l, t.TempDir(), [][]*pipeline.Document{docs[:1], docs[1:]}, 1)
+			if !slices.Equal(got, tc.reasons) {
+				t.Errorf("reasons %q, want %q", got, tc.reasons)
+			}
+			for i, d := range docs {
+				if tc.reasons[i] == "" && d.Text != tc.wantTexts[i] {
+					t.Errorf("doc %d text %q, want %q", i, d.Text, tc.wantTexts[i])
+				}
+			}
+		})
+	}
+}
+
+func FuzzSimplify(f *testing.F) {
+	for _, s := range []string{"Hello, World!", "Café 123", "数据去重 ok", "a\u0301\u0301 b", "İstanbul", "\xff\xfe bad utf8"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, starts := simplify(nil, nil, s)
+		if len(out) > 0 && (out[0] == ' ' || out[len(out)-1] == ' ') || strings.Contains(string(out), "  ") {
+			t.Fatalf("simplify(%q) = %q: stray spaces", s, out)
+		}
+		if len(starts) != len(strings.Split(string(out), " ")) && len(out) > 0 {
+			t.Fatalf("simplify(%q) = %q: %d starts", s, out, len(starts))
+		}
+		for i, st := range starts {
+			if st > 0 && out[st-1] != ' ' || i == 0 && st != 0 {
+				t.Fatalf("simplify(%q) = %q: start %d at %d", s, out, i, st)
+			}
+		}
+	})
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"1GiB", "512mb", "3", "1.5t", "", "-1", "1e400"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && n <= 0 {
+			t.Fatalf("ParseSize(%q) = %d without error", s, n)
+		}
+	})
+}
+
+// TestFilterDetectsMisalignedReplay: a Filter pass that does not see the
+// Observe pass's documents is reported at Close, not silently misapplied.
+func TestFilterDetectsMisalignedReplay(t *testing.T) {
+	e, _ := NewExact(ExactConfig{Key: "text", Memory: "16MiB"})
+	dir := t.TempDir()
+	docs := []*pipeline.Document{{ID: "a", Text: "x"}, {ID: "b", Text: "x"}}
+	runStage(t, e, dir, [][]*pipeline.Document{docs}, 1)
+	for _, replay := range [][]*pipeline.Document{
+		{{ID: "z", Text: "x"}, {ID: "b", Text: "x"}}, // other document first
+		{{ID: "a", Text: "x"}},                       // one document short
+	} {
+		f, err := e.Filter(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range replay {
+			f.Apply(d)
+		}
+		if err := f.Close(); err == nil {
+			t.Errorf("replay %v: no error", replay)
+		}
+	}
+}

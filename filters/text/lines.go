@@ -56,6 +56,17 @@ func CountSentences(line string) int {
 	n := 0
 	pending := false
 	for i := 0; i < len(line); {
+		// Skip plain ASCII fast: only terminators, spaces and non-ASCII
+		// bytes need a decision.
+		if sentenceStop[line[i]] == 0 {
+			j := i + 1
+			for j < len(line) && sentenceStop[line[j]] == 0 {
+				j++
+			}
+			pending = true
+			i = j
+			continue
+		}
 		c := line[i]
 		size := 1
 		term, wide := false, false
@@ -91,6 +102,18 @@ func CountSentences(line string) int {
 	}
 	return n
 }
+
+// sentenceStop marks the bytes CountSentences must look at: ASCII
+// terminators, spaces and tabs, and every non-ASCII byte.
+var sentenceStop = func() (t [256]uint8) {
+	for _, c := range []byte(".!? \t") {
+		t[c] = 1
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = 1
+	}
+	return t
+}()
 
 func startsWithTerminator(s string) bool {
 	switch s[0] {

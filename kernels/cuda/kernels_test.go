@@ -243,6 +243,68 @@ func TestGroupIDs(t *testing.T) {
 	}
 }
 
+// FuzzSegments checks the document-bound invariants the attention kernels
+// rely on, for any positions and row length.
+func FuzzSegments(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 0, 1, 5, 6}, 4)
+	f.Add([]byte{3, 4, 0, 0, 0}, 2)
+	f.Fuzz(func(t *testing.T, raw []byte, T int) {
+		if len(raw) == 0 || T <= 0 || T > 64 {
+			return
+		}
+		pos := make([]int32, len(raw))
+		for i, b := range raw {
+			pos[i] = int32(b % 16)
+		}
+		start, end := Segments(pos, T)
+		for i := range pos {
+			if !(int(start[i]) <= i && i < int(end[i])) {
+				t.Fatalf("token %d outside its document [%d,%d)", i, start[i], end[i])
+			}
+			if i > 0 && start[i] < start[i-1] {
+				t.Fatalf("document start decreases at %d", i)
+			}
+			if int(start[i]) < i/T*T || int(end[i]) > (i/T+1)*T {
+				t.Fatalf("document of token %d crosses its row", i)
+			}
+			for j := start[i]; j < end[i]; j++ {
+				if start[j] != start[i] || end[j] != end[i] {
+					t.Fatalf("tokens %d and %d disagree on their document", i, j)
+				}
+			}
+		}
+	})
+}
+
+// FuzzGroupIDs checks that the embedding-backward grouping lists every
+// position once, under its id, ascending.
+func FuzzGroupIDs(f *testing.F) {
+	f.Add([]byte{7, 3, 7, 1})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ids := make([]int32, len(raw))
+		for i, b := range raw {
+			ids[i] = int32(b % 32)
+		}
+		g := GroupIDs(ids)
+		if len(g.Offs) != len(g.Uniq)+1 || int(g.Offs[len(g.Uniq)]) != len(ids) || len(g.Pos) != len(ids) {
+			t.Fatalf("shape: %d uniq, offs %v, %d pos for %d ids", len(g.Uniq), g.Offs, len(g.Pos), len(ids))
+		}
+		seen := make([]bool, len(ids))
+		for u, id := range g.Uniq {
+			if u > 0 && g.Uniq[u-1] >= id {
+				t.Fatalf("ids not ascending: %v", g.Uniq)
+			}
+			for k := g.Offs[u]; k < g.Offs[u+1]; k++ {
+				p := g.Pos[k]
+				if ids[p] != id || seen[p] || (k > g.Offs[u] && g.Pos[k-1] >= p) {
+					t.Fatalf("bad position %d under id %d", p, id)
+				}
+				seen[p] = true
+			}
+		}
+	})
+}
+
 func TestBF16Rounding(t *testing.T) {
 	tests := []struct {
 		in   float32

@@ -103,9 +103,10 @@ type Result struct {
 	Resumed int
 }
 
-const workDirName = ".kiln"
+const workDirName = manifest.WorkDir
 
-// segment is a run of per-document stages between global stages.
+// stageRef is one per-document stage of a segment (the stages between two
+// global stages).
 type stageRef struct {
 	index int // into Resolved.Stages
 	name  string
@@ -133,6 +134,8 @@ type runner struct {
 	stepOuts []pipeline.Output
 	outDirs  []string // final folder of each docs output then each step output
 	prog     *progress
+	// hashCache is written to the work folder for a resumed run.
+	hashCache map[string]hashEntry
 }
 
 // Run executes the recipe into cfg.Dir. It is safe to call again after a
@@ -435,6 +438,7 @@ func (r *runner) hashInputs(ctx context.Context) ([]manifest.InputFile, error) {
 			out = append(out, manifest.InputFile{Input: in.Name, Path: f})
 		}
 	}
+	cache := r.readHashCache()
 	r.logf("hashing %d input files", len(out))
 	jobs := make(chan int)
 	errs := make([]error, len(out))
@@ -452,6 +456,8 @@ func (r *runner) hashInputs(ctx context.Context) ([]manifest.InputFile, error) {
 				if st.IsDir() {
 					out[i].Dir = true
 					out[i].Size, out[i].SHA256, errs[i] = manifest.HashDir(out[i].Path)
+				} else if c, ok := cache[out[i].Path]; ok && c.Size == st.Size() && c.ModNano == st.ModTime().UnixNano() {
+					out[i].Size, out[i].SHA256 = c.Size, c.SHA256
 				} else {
 					out[i].Size, out[i].SHA256, errs[i] = manifest.HashFile(out[i].Path)
 				}
@@ -474,13 +480,48 @@ func (r *runner) hashInputs(ctx context.Context) ([]manifest.InputFile, error) {
 			return nil, fmt.Errorf("input %s: %w", out[i].Path, err)
 		}
 	}
+	r.hashCache = map[string]hashEntry{}
+	for _, f := range out {
+		if st, err := os.Stat(f.Path); err == nil && !f.Dir {
+			r.hashCache[f.Path] = hashEntry{Size: f.Size, ModNano: st.ModTime().UnixNano(), SHA256: f.SHA256}
+		}
+	}
 	return out, nil
+}
+
+// hashEntry caches an input file's hash in the work folder, so resuming a
+// killed run over a large corpus does not re-read every input: a file whose
+// size and mtime are unchanged keeps its hash.
+type hashEntry struct {
+	Size    int64  `json:"size"`
+	ModNano int64  `json:"mod_nano"`
+	SHA256  string `json:"sha256"`
+}
+
+func (r *runner) readHashCache() map[string]hashEntry {
+	b, err := os.ReadFile(filepath.Join(r.work, "inputs.json"))
+	if err != nil {
+		return nil
+	}
+	var m map[string]hashEntry
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func (r *runner) writeHashCache() error {
+	b, err := json.Marshal(r.hashCache)
+	if err != nil {
+		return err
+	}
+	return manifest.WriteFileAtomic(filepath.Join(r.work, "inputs.json"), b)
 }
 
 // claim prepares the work folder for this identity. A work folder left by
 // a run of another recipe or other inputs is refused rather than mixed in.
 func (r *runner) claim(vid string) error {
-	idPath := filepath.Join(r.work, "identity")
+	idPath := filepath.Join(r.work, manifest.IdentityFile)
 	b, err := os.ReadFile(idPath)
 	switch {
 	case err == nil && strings.TrimSpace(string(b)) != vid:
@@ -499,6 +540,13 @@ func (r *runner) claim(vid string) error {
 			return err
 		}
 	default:
+		return err
+	}
+	if err := r.writeHashCache(); err != nil {
+		return err
+	}
+	plan, _ := json.Marshal(map[string]int{"tasks": len(r.tasks), "phases": len(r.globals) + 1})
+	if err := manifest.WriteFileAtomic(filepath.Join(r.work, "plan.json"), plan); err != nil {
 		return err
 	}
 	for _, d := range []string{"tmp", "done", "spool", "global"} {

@@ -7,7 +7,8 @@ import (
 	"sort"
 )
 
-// StageStats counts one stage's work. In = Out + sum(Dropped).
+// StageStats counts one stage's work. In = Out + sum(Dropped). Seconds is
+// the time spent in Apply summed over the workers (CPU-like, not wall time).
 type StageStats struct {
 	Name     string           `json:"name"`
 	Kind     string           `json:"kind"`

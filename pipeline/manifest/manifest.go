@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // FileName is the manifest's name inside a run directory.
@@ -240,4 +241,27 @@ func WriteFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// WorkDir is the work folder inside a run directory while a curation runs;
+// IdentityFile inside it holds the run's version id from the start.
+const (
+	WorkDir      = ".kiln"
+	IdentityFile = "identity"
+)
+
+// RunVersionID returns the dataset version id of a curation run directory:
+// from manifest.json when the run finished, else from the work folder of a
+// running one. Output steps (tokenize) call it from Finish, which runs
+// before the manifest is written, to chain their own manifest to the
+// curated dataset.
+func RunVersionID(runDir string) (string, error) {
+	if m, err := Read(runDir); err == nil {
+		return m.VersionID, nil
+	}
+	b, err := os.ReadFile(filepath.Join(runDir, WorkDir, IdentityFile))
+	if err != nil {
+		return "", fmt.Errorf("%s: no manifest.json and no running curation: %w", runDir, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

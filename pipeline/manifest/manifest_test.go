@@ -81,3 +81,20 @@ func TestReadRejectsOtherKinds(t *testing.T) {
 		t.Fatal("read a manifest of another kind")
 	}
 }
+
+func TestRunVersionID(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := RunVersionID(dir); err == nil {
+		t.Fatal("no run, no id")
+	}
+	os.MkdirAll(filepath.Join(dir, WorkDir), 0o755)
+	os.WriteFile(filepath.Join(dir, WorkDir, IdentityFile), []byte("sha256:ab\n"), 0o644)
+	if id, err := RunVersionID(dir); err != nil || id != "sha256:ab" {
+		t.Fatalf("running: %q %v", id, err)
+	}
+	m := &Manifest{Kind: Kind, VersionID: "sha256:cd"}
+	m.Write(dir)
+	if id, err := RunVersionID(dir); err != nil || id != "sha256:cd" {
+		t.Fatalf("finished: %q %v", id, err)
+	}
+}

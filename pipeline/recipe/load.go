@@ -433,10 +433,34 @@ func (p *parser) step(c *yaml.Node, sp Pos) (Step, error) {
 			}
 			st.Params[pk.Value] = val
 			st.ParamPos[pk.Value] = pp
+			if hasVar(pv) {
+				// Keep the value as written for the normalised recipe, so
+				// "${KILN_DATA}/x" does not become a machine's own path.
+				var raw any
+				if err := pv.Decode(&raw); err == nil {
+					if st.RawParams == nil {
+						st.RawParams = map[string]any{}
+					}
+					st.RawParams[pk.Value] = raw
+				}
+			}
 		}
 		return st, nil
 	}
 	return Step{}, errAt(sp, "want a step name or NAME: {param: value}, got %s", kindName(c))
+}
+
+// hasVar reports whether any string under n uses ${...}.
+func hasVar(n *yaml.Node) bool {
+	if n.Kind == yaml.ScalarNode {
+		return n.Tag == "!!str" && strings.Contains(n.Value, "${")
+	}
+	for _, c := range n.Content {
+		if hasVar(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // value decodes a parameter value to plain Go values, expanding ${VAR} in
@@ -618,6 +642,7 @@ func (r *Recipe) Set(s string) error {
 			if list[i].Name == name {
 				list[i].Params[param] = val
 				list[i].ParamPos[param] = at
+				delete(list[i].RawParams, param)
 				n++
 			}
 		}

@@ -63,6 +63,9 @@ type Step struct {
 	// ParamPos locates each parameter; --set overrides point at the
 	// command line instead.
 	ParamPos map[string]Pos
+	// RawParams holds, for parameters using ${VAR}, the value as written;
+	// the normalised recipe shows it instead of the expanded one.
+	RawParams map[string]any
 }
 
 // Outputs says what a run writes besides stats and manifest.

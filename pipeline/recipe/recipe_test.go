@@ -195,6 +195,9 @@ stages:
 	if got := res.Stages[0].Config.(*thresholdCfg).Path; got != "${literal}/"+env["KILN_DATA"] {
 		t.Fatalf("path %q", got)
 	}
+	if !strings.Contains(string(res.Normalized), "path: $${literal}/${KILN_DATA}") {
+		t.Fatalf("normalised recipe must keep parameters with variables as written:\n%s", res.Normalized)
+	}
 	if !strings.Contains(string(res.Normalized), "${KILN_DATA}/corpus/*.jsonl") {
 		t.Fatalf("normalised recipe must keep globs as written:\n%s", res.Normalized)
 	}

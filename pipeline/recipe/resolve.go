@@ -164,7 +164,7 @@ func hasParam(cfg any, name string) bool {
 
 // paramNode encodes a filled config struct as a YAML mapping of every
 // parameter, in field order.
-func paramNode(cfg any) (*yaml.Node, error) {
+func paramNode(cfg any, raw map[string]any) (*yaml.Node, error) {
 	m := &yaml.Node{Kind: yaml.MappingNode, Style: 0}
 	v := reflect.ValueOf(cfg)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -178,7 +178,11 @@ func paramNode(cfg any) (*yaml.Node, error) {
 			continue
 		}
 		var val yaml.Node
-		if err := val.Encode(v.Field(i).Interface()); err != nil {
+		fv := v.Field(i).Interface()
+		if r, ok := raw[name]; ok {
+			fv = r
+		}
+		if err := val.Encode(fv); err != nil {
 			return nil, fmt.Errorf("parameter %s: %w", name, err)
 		}
 		m.Content = append(m.Content, scalar(name), &val)
@@ -200,7 +204,7 @@ func kv(m *yaml.Node, k string, v any) error {
 func stepsNode(bs []Built) (*yaml.Node, error) {
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, b := range bs {
-		pn, err := paramNode(b.Config)
+		pn, err := paramNode(b.Config, b.Step.RawParams)
 		if err != nil {
 			return nil, fmt.Errorf("step %s: %w", b.Step.Name, err)
 		}

@@ -77,7 +77,7 @@ func openOne(dir string, m *Manifest, info ShardInfo) (sh openShard, err error) 
 		return sh, fmt.Errorf("shard %s index: %w", info.Name, err)
 	}
 	sh.offsets = idx[indexHeaderSize:]
-	if int64(len(sh.data)) != info.Tokens*int64(m.TokenBytes) {
+	if info.Tokens > int64(len(sh.data)) || int64(len(sh.data)) != info.Tokens*int64(m.TokenBytes) {
 		return sh, fmt.Errorf("shard %s: token file has %d bytes, manifest says %d tokens of %d bytes", info.Name, len(sh.data), info.Tokens, m.TokenBytes)
 	}
 	if m.HasLossMask {
@@ -105,6 +105,9 @@ func checkIndex(idx []byte, tokenBytes int, docs, tokens int64) error {
 	hd, ht := int64(binary.LittleEndian.Uint64(idx[16:])), int64(binary.LittleEndian.Uint64(idx[24:]))
 	if hd != docs || ht != tokens {
 		return fmt.Errorf("header says %d docs %d tokens, manifest %d docs %d tokens", hd, ht, docs, tokens)
+	}
+	if docs < 0 || tokens < 0 || docs > int64(len(idx))/8 {
+		return fmt.Errorf("%d bytes cannot hold %d documents", len(idx), docs)
 	}
 	if want := indexHeaderSize + 8*(docs+1); int64(len(idx)) != want {
 		return fmt.Errorf("%d bytes, want %d for %d documents", len(idx), want, docs)
