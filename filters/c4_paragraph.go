@@ -48,7 +48,7 @@ func (f *C4Paragraph) Apply(d *pipeline.Document) string {
 		rest = after
 	}
 	if count < f.cfg.MinParagraphs || long < f.cfg.MinParagraphs {
-		return "c4_paragraph"
+		return "too_few_paragraphs" // datatrove: "< 3 paragraphs"
 	}
 	return ""
 }

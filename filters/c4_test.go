@@ -58,8 +58,8 @@ func TestC4Paragraph(t *testing.T) {
 	f, _ := NewC4Paragraph(*DefaultC4ParagraphConfig())
 	p := func(n int) string { return strings.Repeat("a", n) }
 	runCases(t, f, []filterCase{
-		{"c4_paragraph", p(200) + "\n" + p(200) + "\n" + p(199), nil, "c4_paragraph"},
-		{"c4_paragraph_two_lines", p(500) + "\n" + p(500), nil, "c4_paragraph"},
+		{"too_few_paragraphs", p(200) + "\n" + p(200) + "\n" + p(199), nil, "too_few_paragraphs"},
+		{"too_few_paragraphs_two_lines", p(500) + "\n" + p(500), nil, "too_few_paragraphs"},
 		{"c4_paragraph_inside", p(200) + "\n" + p(200) + "\nshort\n" + p(200), nil, ""},
 	})
 }

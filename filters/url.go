@@ -2,6 +2,7 @@ package filters
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -40,8 +41,7 @@ type URL struct {
 	domains map[string]bool
 	urls    map[string]bool
 	banned  map[string]bool
-	soft    *acMatcher
-	softN   int
+	soft    map[string]bool
 	subword *acMatcher
 }
 
@@ -76,15 +76,16 @@ func NewURL(cfg URLConfig) (*URL, error) {
 		return nil, err
 	}
 	u.urls = set(items)
+	// Word lists are normalised as datatrove does: lowercase, letters and
+	// digits only.
 	if items, err = load(cfg.BannedWordFiles, cfg.BannedWords); err != nil {
 		return nil, err
 	}
-	u.banned = set(items)
+	u.banned = set(normalizeAll(items))
 	if items, err = load(cfg.SoftWordFiles, cfg.SoftBannedWords); err != nil {
 		return nil, err
 	}
-	items = dedupStrings(items)
-	u.soft, u.softN = newACMatcher(items), len(items)
+	u.soft = set(normalizeAll(items))
 	if items, err = load(cfg.SubwordFiles, cfg.BannedSubwords); err != nil {
 		return nil, err
 	}
@@ -120,36 +121,24 @@ func (u *URL) Apply(d *pipeline.Document) string {
 	if u.urls[lower] || u.urls[raw] {
 		return "url"
 	}
-	if len(u.banned) > 0 {
+	// The URL's words (split on non-alphanumerics) against the banned and
+	// soft-banned sets: one hash lookup per word, linear in the URL.
+	if len(u.banned) > 0 || len(u.soft) > 0 && u.cfg.SoftWordThreshold > 0 {
+		var softSeen []string
+		hard := false
 		for w := range strings.FieldsFuncSeq(lower, notAlnum) {
 			if u.banned[w] {
-				return "blacklisted"
+				hard = true
+				break
+			}
+			if u.soft[w] && !slices.Contains(softSeen, w) {
+				softSeen = append(softSeen, w)
 			}
 		}
-	}
-	if u.softN > 0 && u.cfg.SoftWordThreshold > 0 {
-		var seen [64]bool
-		var seenMap map[int32]bool
-		hits := 0
-		u.soft.each(lower, func(id int32, _ int) bool {
-			if id < 64 {
-				if seen[id] {
-					return true
-				}
-				seen[id] = true
-			} else {
-				if seenMap == nil {
-					seenMap = make(map[int32]bool)
-				}
-				if seenMap[id] {
-					return true
-				}
-				seenMap[id] = true
-			}
-			hits++
-			return hits < u.cfg.SoftWordThreshold
-		})
-		if hits >= u.cfg.SoftWordThreshold {
+		if hard {
+			return "hard_blacklisted"
+		}
+		if u.cfg.SoftWordThreshold > 0 && len(softSeen) >= u.cfg.SoftWordThreshold {
 			return "soft_blacklisted"
 		}
 	}
@@ -191,6 +180,16 @@ func alnumOnly(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func normalizeAll(items []string) []string {
+	out := items[:0]
+	for _, s := range items {
+		if s = alnumOnly(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func dedupStrings(s []string) []string {

@@ -5,27 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// slicePool recycles word slices between documents so the hot path does not
-// allocate one per document.
-type slicePool struct{ p sync.Pool }
-
-func (sp *slicePool) get() *[]string {
-	if v := sp.p.Get(); v != nil {
-		return v.(*[]string)
-	}
-	s := make([]string, 0, 1024)
-	return &s
-}
-
-func (sp *slicePool) put(s *[]string) {
-	if cap(*s) > 1<<20 {
-		return // do not keep huge slices alive
-	}
-	clear(*s) // drop references to the document's text
-	*s = (*s)[:0]
-	sp.p.Put(s)
-}
-
 // runeLen counts characters (code points) as Python's len does.
 func runeLen(s string) int {
 	for i := 0; i < len(s); i++ {

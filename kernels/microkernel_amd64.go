@@ -7,3 +7,12 @@ package kernels
 //
 //go:noescape
 func microKernelAVX512(kn int, ap, bp, c *float32, ldc int, store bool)
+
+// expShiftAVX512 writes dst[i] = exp(src[i]-mx) for i < n (n a multiple of
+// 16; dst nil to only sum) and the per-lane sums to lanes[0:16].
+//
+//go:noescape
+func expShiftAVX512(dst, src *float32, n int, mx float32, lanes *float32)
+
+// vzeroupper clears the upper halves of the vector registers.
+func vzeroupper()

@@ -129,3 +129,84 @@ overwrite:
 	ADDQ R8, DX
 	VZEROUPPER
 	RET
+
+// func expShiftAVX512(dst, src *float32, n int, mx float32, lanes *float32)
+// dst[i] = exp(src[i]-mx) for i < n (n a multiple of 16; dst may be nil),
+// lanes[0:16] = per-lane sums. Same algorithm as expf (exp.go).
+TEXT ·expShiftAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS mx+24(FP), Z16
+	MOVQ lanes+32(FP), DX
+	MOVL $0xc2aeac4f, AX
+	VPBROADCASTD AX, Z17
+	MOVL $0x42b17217, AX
+	VPBROADCASTD AX, Z18
+	MOVL $0x3fb8aa3b, AX
+	VPBROADCASTD AX, Z19
+	MOVL $0xbf318000, AX
+	VPBROADCASTD AX, Z20
+	MOVL $0x395e8083, AX
+	VPBROADCASTD AX, Z21
+	MOVL $0x39506967, AX
+	VPBROADCASTD AX, Z22
+	MOVL $0x3ab743ce, AX
+	VPBROADCASTD AX, Z23
+	MOVL $0x3c088908, AX
+	VPBROADCASTD AX, Z24
+	MOVL $0x3d2aa9c1, AX
+	VPBROADCASTD AX, Z25
+	MOVL $0x3e2aaaaa, AX
+	VPBROADCASTD AX, Z26
+	MOVL $0x3f000000, AX
+	VPBROADCASTD AX, Z27
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z28
+	MOVL $0x0000007f, AX
+	VPBROADCASTD AX, Z29
+	VPXORD Z31, Z31, Z31
+	TESTQ CX, CX
+	JZ expdone
+exploop:
+	VMOVUPS (SI), Z0
+	VSUBPS Z16, Z0, Z0
+	VMAXPS Z17, Z0, Z0
+	VMINPS Z18, Z0, Z0
+	VMULPS Z19, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1
+	VFMADD231PS Z20, Z1, Z0
+	VFMADD231PS Z21, Z1, Z0
+	VMOVAPS Z22, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VFMADD213PS Z25, Z0, Z2
+	VFMADD213PS Z26, Z0, Z2
+	VFMADD213PS Z27, Z0, Z2
+	VMULPS Z0, Z0, Z3
+	VFMADD213PS Z0, Z3, Z2
+	VADDPS Z28, Z2, Z2
+	VCVTTPS2DQ Z1, Z4
+	VPADDD Z29, Z4, Z4
+	VPSLLD $23, Z4, Z4
+	VMULPS Z4, Z2, Z2
+	TESTQ DI, DI
+	JZ expnostore
+	VMOVUPS Z2, (DI)
+	ADDQ $64, DI
+expnostore:
+	VADDPS Z2, Z31, Z31
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ exploop
+expdone:
+	VMOVUPS Z31, (DX)
+	VZEROUPPER
+	RET
+
+// func vzeroupper()
+// Clears the upper vector state after archsimd code, so the legacy-SSE
+// scalar float code the Go compiler emits does not pay transition costs.
+TEXT ·vzeroupper(SB), NOSPLIT, $0-0
+	VZEROUPPER
+	RET

@@ -28,6 +28,7 @@ func dot(a, b []float32) float32 {
 	}
 	var lanes [16]float32
 	acc.Store(&lanes)
+	vzeroupper()
 	var s float32
 	for _, v := range lanes {
 		s += v
@@ -46,26 +47,10 @@ func axpy(y, x []float32, alpha float32) {
 	for ; i+16 <= n; i += 16 {
 		al.MulAdd(archsimd.LoadFloat32x16Slice(x[i:]), archsimd.LoadFloat32x16Slice(y[i:])).StoreSlice(y[i:])
 	}
+	vzeroupper()
 	for ; i < n; i++ {
 		y[i] += alpha * x[i]
 	}
-}
-
-// expVec is expf on 16 lanes (inputs clamped to [-87.3, 88.7]).
-func expVec(x archsimd.Float32x16) archsimd.Float32x16 {
-	x = x.Max(archsimd.BroadcastFloat32x16(-87.33654)).Min(archsimd.BroadcastFloat32x16(88.72283))
-	n := x.Mul(archsimd.BroadcastFloat32x16(1.44269504088896341)).RoundToEvenScaled(0)
-	r := n.Mul(archsimd.BroadcastFloat32x16(-0.693359375)).Add(x)
-	r = n.Mul(archsimd.BroadcastFloat32x16(2.12194440e-4)).Add(r)
-	p := archsimd.BroadcastFloat32x16(1.9875691500e-4)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1.3981999507e-3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(8.3334519073e-3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(4.1665795894e-2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1.6666665459e-1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(5.0000001201e-1))
-	p = p.MulAdd(r.Mul(r), r).Add(archsimd.BroadcastFloat32x16(1))
-	e := n.ConvertToInt32().Add(archsimd.BroadcastInt32x16(127)).ShiftAllLeft(23).AsFloat32x16()
-	return p.Mul(e)
 }
 
 // maxOf returns the largest element of x (len >= 1).
@@ -79,6 +64,7 @@ func maxOf(x []float32) float32 {
 		}
 		var lanes [16]float32
 		acc.Store(&lanes)
+		vzeroupper()
 		for _, v := range lanes {
 			m = max(m, v)
 		}
@@ -89,26 +75,25 @@ func maxOf(x []float32) float32 {
 	return m
 }
 
-// expShift writes dst[i] = exp(src[i] - mx) (dst may be src) and returns
-// the sum, reduced per lane then in lane order (deterministic).
+// expShift writes dst[i] = exp(src[i] - mx) (dst may be src, or nil) and
+// returns the sum, reduced per lane then in lane order (deterministic).
 func expShift(dst, src []float32, mx float32) float64 {
-	i := 0
-	var acc archsimd.Float32x16
-	m := archsimd.BroadcastFloat32x16(mx)
-	for ; i+16 <= len(src); i += 16 {
-		e := expVec(archsimd.LoadFloat32x16Slice(src[i:]).Sub(m))
-		if dst != nil {
-			e.StoreSlice(dst[i:])
-		}
-		acc = acc.Add(e)
-	}
+	n := len(src) &^ 15
 	var lanes [16]float32
-	acc.Store(&lanes)
 	var sum float64
-	for _, v := range lanes {
-		sum += float64(v)
+	if n > 0 && archsimd.X86.AVX512() {
+		var d *float32
+		if dst != nil {
+			d = &dst[:n][0]
+		}
+		expShiftAVX512(d, &src[0], n, mx, &lanes[0])
+		for _, v := range lanes {
+			sum += float64(v)
+		}
+	} else {
+		n = 0
 	}
-	for ; i < len(src); i++ {
+	for i := n; i < len(src); i++ {
 		e := expf(src[i] - mx)
 		if dst != nil {
 			dst[i] = e
@@ -125,6 +110,7 @@ func scale(x []float32, k float32) {
 	for ; i+16 <= len(x); i += 16 {
 		archsimd.LoadFloat32x16Slice(x[i:]).Mul(kv).StoreSlice(x[i:])
 	}
+	vzeroupper()
 	for ; i < len(x); i++ {
 		x[i] *= k
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,28 +31,56 @@ func hfNodePath(t testing.TB) string {
 	if p := os.Getenv("KILN_HF_NODE_PATH"); p != "" {
 		return p
 	}
-	unavailable := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("HF reference unavailable under CI=true: %s", msg)
-		}
-		t.Skipf("skipping comparison with Hugging Face tokenizers: %s", msg)
+	hfInstall.mu.Lock()
+	defer hfInstall.mu.Unlock()
+	if hfInstall.path == "" && hfInstall.skip == "" {
+		hfInstall.path, hfInstall.skip = installHF()
 	}
+	if hfInstall.skip != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("HF reference unavailable under CI=true: %s", hfInstall.skip)
+		}
+		t.Skipf("skipping comparison with Hugging Face tokenizers: %s", hfInstall.skip)
+	}
+	return hfInstall.path
+}
+
+// hfInstall holds the one npm install a test run makes, in a temporary
+// folder TestMain removes.
+var hfInstall struct {
+	mu         sync.Mutex
+	dir        string
+	path, skip string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if hfInstall.dir != "" {
+		os.RemoveAll(hfInstall.dir)
+	}
+	os.Exit(code)
+}
+
+func installHF() (path, skip string) {
 	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("node not found")
+		return "", "node not found"
 	}
 	if _, err := exec.LookPath("npm"); err != nil {
-		unavailable("npm not found")
+		return "", "npm not found"
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "kiln-hf-")
+	if err != nil {
+		return "", err.Error()
+	}
+	hfInstall.dir = dir
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", dir, "tokenizers@0.23.2")
 	cmd.Env = append(os.Environ(), "npm_config_cache="+filepath.Join(dir, ".npm"))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		unavailable("npm install tokenizers@0.23.2 failed (registry unreachable?): %v\n%s", err, out)
+		return "", fmt.Sprintf("npm install tokenizers@0.23.2 failed (registry unreachable?): %v\n%s", err, out)
 	}
-	return filepath.Join(dir, "node_modules")
+	return filepath.Join(dir, "node_modules"), ""
 }
 
 // hfScript locates ../shared/bench/hf_tokenize.js.
@@ -210,7 +239,7 @@ func hfReferenceIDs(t *testing.T, nodePath, tokJSON string, docs []corpusDoc) ([
 // code and math corpora (25,667 documents, 17 MB) with each shipped
 // tokenizer and compares every id with Hugging Face tokenizers 0.23.2 run
 // in the same test. SmolLM2 gets every document; GPT-2 and Qwen3 one in
-// three to keep the package's tests near a minute on two cores (the HF run
+// four to keep the package's tests near a minute on two cores (the HF run
 // dominates), all of them with KILN_HF_FULL=1. -short keeps one in eight.
 func TestMatchesHuggingFaceOnRealCorpora(t *testing.T) {
 	all := realCorpus(t, 1)
@@ -218,7 +247,7 @@ func TestMatchesHuggingFaceOnRealCorpora(t *testing.T) {
 	for _, s := range shipped {
 		every := 1
 		if s.name != "smollm2" && os.Getenv("KILN_HF_FULL") == "" {
-			every = 3
+			every = 4
 		}
 		if testing.Short() {
 			every = 8
@@ -230,6 +259,7 @@ func TestMatchesHuggingFaceOnRealCorpora(t *testing.T) {
 			}
 		}
 		t.Run(s.name, func(t *testing.T) {
+			t.Parallel() // overlaps one tokenizer's HF run with another's Go side
 			tk := loadShipped(t, s.dir)
 			ref, summary := hfReferenceIDs(t, nodePath, shareddata.Path(t, "tokenizers", s.dir, "tokenizer.json"), docs)
 			t.Logf("HF: %s", summary)

@@ -82,12 +82,12 @@ func isASCII(s string) bool {
 // Encoder holds one goroutine's scratch space and pre-token cache. It is
 // not safe for concurrent use; make one per goroutine with NewEncoder.
 type Encoder struct {
-	t       *Tokenizer
-	bpe     bpeScratch
-	segs    []segment
-	nsegs   []segment
-	bufs    [][]string
-	cache   *wordCache
+	t     *Tokenizer
+	bpe   bpeScratch
+	segs  []segment
+	nsegs []segment
+	bufs  [][]string
+	cache *wordCache
 }
 
 // NewEncoder returns a fresh encoder for t.

@@ -32,14 +32,15 @@ func (h heldOutTail) NumDocs() int { return h.DocSource.NumDocs() - h.n }
 
 // OpenMixture opens every shard set of the mixture file. From each source
 // it holds out its last heldOut documents (at most a tenth of the source)
-// for per-source evaluation; the loader never sees them.
-func OpenMixture(path string, heldOut int) (*MixtureData, error) {
-	mix, err := mixer.LoadMixture(path, mixer.LoadOptions{})
+// for per-source evaluation; the loader never sees them. vars override the
+// spec's ${name} defaults.
+func OpenMixture(path string, heldOut int, vars map[string]string) (*MixtureData, error) {
+	mix, err := mixer.LoadMixture(path, mixer.LoadOptions{Vars: vars})
 	if err != nil {
 		return nil, err
 	}
 	md := &MixtureData{Mix: mix, Sources: map[string]mixer.DocSource{}, HeldOut: map[string]MemDocs{},
-		Lineage: Lineage{MixtureFile: path, MixtureHash: mix.Hash(), Shards: map[string]string{}}}
+		Lineage: Lineage{MixtureFile: path, MixtureHash: mix.Hash(), MixtureVars: vars, Shards: map[string]string{}}}
 	for _, s := range mix.Sources {
 		if s.Path == "" {
 			md.Close()

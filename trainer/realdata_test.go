@@ -107,7 +107,7 @@ stages:
 	if err := os.WriteFile(mixPath, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	md, err := OpenMixture(mixPath, 8)
+	md, err := OpenMixture(mixPath, 8, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

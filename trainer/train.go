@@ -76,7 +76,8 @@ func DefaultOptions() Options {
 type Lineage struct {
 	MixtureFile string            `json:"mixture_file,omitempty"`
 	MixtureHash string            `json:"mixture_hash,omitempty"`
-	Shards      map[string]string `json:"shards,omitempty"` // source -> manifest version id
+	MixtureVars map[string]string `json:"mixture_vars,omitempty"` // ${name} overrides used
+	Shards      map[string]string `json:"shards,omitempty"`       // source -> manifest version id
 	Note        string            `json:"note,omitempty"`
 }
 
@@ -281,7 +282,8 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepMetrics, error) {
 			}
 		}
 		if math.IsNaN(mb) || math.IsInf(mb, 0) {
-			return StepMetrics{}, fmt.Errorf("step %d micro-batch %d: loss is %v (batch sources %v): %w", t.step+1, micro, mb, b.Sources, ErrNonFinite)
+			return StepMetrics{}, fmt.Errorf("step %d micro-batch %d: loss is %v%s (batch sources %v): %w",
+				t.step+1, micro, mb, t.nonFiniteParam(), b.Sources, ErrNonFinite)
 		}
 		lossSum += mb
 		count += masked
@@ -372,6 +374,17 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepMetrics, error) {
 		met.MFU = met.TokensPerS * m.Cfg.FlopsPerToken(t.seqLen()) / t.Opt.PeakFLOPS
 	}
 	return met, nil
+}
+
+// nonFiniteParam names the first parameter tensor holding a NaN or Inf.
+func (t *Trainer) nonFiniteParam() string {
+	for _, s := range t.Model.specs {
+		v := t.be.SumSquares(t.be.View(t.Model.Params, s.Off, s.Size()))
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Sprintf("; parameter %s is non-finite", s.Name)
+		}
+	}
+	return "; all parameters finite (activation overflow)"
 }
 
 func (t *Trainer) seqLen() int {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kilnlm/kiln/kernels"
@@ -168,8 +169,8 @@ func TestNaNStopsRun(t *testing.T) {
 	s := tr.Model.specs[5] // layer 0 o_proj
 	p[s.Off] = float32(nan())
 	_, err := tr.TrainStep(context.Background())
-	if !errors.Is(err, ErrNonFinite) {
-		t.Fatalf("want a non-finite error, got %v", err)
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "model.layers.0.self_attn.o_proj.weight") {
+		t.Fatalf("want a non-finite error naming the tensor, got %v", err)
 	}
 	t.Log(err)
 }

@@ -18,20 +18,29 @@ import (
 	kbeam "github.com/kilnlm/kiln/pipeline/beam"
 )
 
-// curateBeam runs a recipe on a Beam runner (prism, flink, spark,
-// dataflow). beamFlags are Beam's own flags (--endpoint,
-// --environment_type, --project, --region, --staging_location, ...),
-// handed to the SDK's flag set unchanged.
-func curateBeam(ctx context.Context, runner, recipePath string, sets []string, out string, beamFlags []string) error {
-	// Beam's runners read their options from the standard flag set.
-	if err := flag.CommandLine.Parse(beamFlags); err != nil {
-		return fmt.Errorf("beam flags: %w", err)
-	}
-	beam.Init()
-	res, err := loadRecipe(recipePath, sets)
+// cmdCurateBeam is kiln curate with --runner=prism|flink|spark|dataflow:
+// the recipe is translated into a Beam pipeline (pipeline/beam) and
+// submitted to the runner. Beam's own flags (--endpoint,
+// --environment_type, --project, --region, --staging_location, ...) are
+// handed to the SDK unchanged; write them as --name=value.
+func cmdCurateBeam(ctx context.Context, args []string) error {
+	ca, err := splitCurateBeamArgs(args)
 	if err != nil {
 		return err
 	}
+	// Beam's runners read their options from the standard flag set.
+	if err := flag.CommandLine.Parse(ca.beam); err != nil {
+		return fmt.Errorf("beam flags: %w", err)
+	}
+	if rest := flag.CommandLine.Args(); len(rest) > 0 {
+		return fmt.Errorf("beam flags: unexpected %q (write Beam flags as --name=value)", rest)
+	}
+	beam.Init()
+	res, err := loadRecipe(ca.recipe, ca.sets)
+	if err != nil {
+		return err
+	}
+	out := ca.out
 	if out == "" {
 		out = filepath.Join("runs", res.Recipe.Name)
 	}
@@ -41,12 +50,8 @@ func curateBeam(ctx context.Context, runner, recipePath string, sets []string, o
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	tr, err := kbeam.Translate(res, kbeam.Options{Out: out})
-	if err != nil {
-		return err
-	}
 	var exec func(context.Context, *beam.Pipeline) (beam.PipelineResult, error)
-	switch runner {
+	switch ca.runner {
 	case "prism":
 		exec = prism.Execute
 	case "flink":
@@ -56,13 +61,17 @@ func curateBeam(ctx context.Context, runner, recipePath string, sets []string, o
 	case "dataflow":
 		exec = dataflow.Execute
 	default:
-		return fmt.Errorf("--runner %q: want local, prism, flink, spark or dataflow", runner)
+		return fmt.Errorf("--runner %q: want local, prism, flink, spark or dataflow", ca.runner)
 	}
-	fmt.Fprintf(os.Stderr, "kiln: running %s on %s: %d tasks -> %s\n", res.Recipe.Name, runner, tr.Tasks, out)
+	tr, err := kbeam.Translate(res, kbeam.Options{Out: out})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "kiln: running %s on %s: %d tasks -> %s\n", res.Recipe.Name, ca.runner, tr.Tasks, out)
 	if _, err := exec(ctx, tr.Pipeline); err != nil {
-		return fmt.Errorf("beam %s: %w", runner, err)
+		return fmt.Errorf("beam %s: %w", ca.runner, err)
 	}
-	fmt.Printf("%s: done on %s; see %s\n", out, runner, filepath.Join(out, "stats.json"))
+	fmt.Printf("%s: done on %s; counts in %s\n", out, ca.runner, filepath.Join(out, "stats.json"))
 	return nil
 }
 

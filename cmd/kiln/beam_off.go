@@ -11,8 +11,11 @@ import (
 // without Beam.
 var errNoBeam = errors.New("this kiln was built without Beam; build with `make build-beam` (go build -tags beam)")
 
-// curateBeam runs a recipe on a Beam runner; this build has none.
-func curateBeam(ctx context.Context, runner, recipePath string, sets []string, out string, beamFlags []string) error {
+// cmdCurateBeam is kiln curate on a Beam runner; this build has none.
+func cmdCurateBeam(ctx context.Context, args []string) error {
+	if _, err := splitCurateBeamArgs(args); err != nil {
+		return err
+	}
 	return errNoBeam
 }
 

@@ -32,6 +32,7 @@ checkpoint) and specs/ (copies of the mixture and configs used).
 Examples:
   kiln train recipes/mixtures/demo.yaml --model tiny -o runs/demo --steps 200 \
       --tokenizer ../shared/data/tokenizers/smollm2/tokenizer.json
+  kiln train recipes/mixtures/demo.yaml --var shards=out/shards --model tiny -o runs/demo
   kiln train --resume runs/demo --steps 400
   kiln train --text ../shared/data/corpus/books/war-and-peace.txt --model tiny -o runs/wp
 
@@ -72,6 +73,8 @@ func cmdTrain(ctx context.Context, args []string) error {
 	fs.Float64Var(&f.wd, "weight-decay", def.WeightDecay, "AdamW weight decay (not on embeddings and norms)")
 	fs.Float64Var(&f.peak, "peak-gflops", 0, "machine fp32 peak for MFU (0: measure for 0.3 s at start)")
 	fs.Uint64Var(&f.seed, "seed", def.Seed, "initialisation seed")
+	vars := mixVars{}
+	fs.Var(vars, "var", "NAME=VALUE: set a mixture ${NAME} variable (repeatable)")
 	var pos []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
@@ -120,6 +123,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 			return err
 		}
 		mixPath = st.Lineage.MixtureFile
+		for k, v := range st.Lineage.MixtureVars {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
 		if strings.HasPrefix(st.Lineage.Note, "text:") {
 			return fmt.Errorf("resume %s: text runs resume with --text FILE --resume", f.resume)
 		}
@@ -134,7 +142,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("want exactly one MIXTURE (or --resume RUN_DIR, or --text FILE)")
 	}
-	md, err := trainer.OpenMixture(mixPath, f.heldOut)
+	md, err := trainer.OpenMixture(mixPath, f.heldOut, vars)
 	if err != nil {
 		return err
 	}
@@ -166,6 +174,14 @@ func cmdTrain(ctx context.Context, args []string) error {
 	} else {
 		if rc.Data, err = rc.Reopen(nil); err != nil {
 			return err
+		}
+		// One optimizer step consumes one loader step: all micro-batches
+		// of this rank's share of the mixture's global batch.
+		if ld, ok := rc.Data.(trainer.LoaderData); ok {
+			if si := ld.L.Stage(); si.MicroRows > 0 && si.RankRows > 0 {
+				rc.Options.GradAccum = (si.RankRows + si.MicroRows - 1) / si.MicroRows
+				opt.GradAccum = rc.Options.GradAccum
+			}
 		}
 		if err = trainer.CopySpecs(f.out, mixPath, cfg, opt); err != nil {
 			return err

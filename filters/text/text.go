@@ -64,36 +64,35 @@ func AppendWords(dst []string, s string) []string {
 	chunkStart, chunkDst := 0, len(dst)
 	i := 0
 	for i < n {
-		c := s[i]
-		if c >= 0x80 {
+		switch byteKind[s[i]] {
+		case kindSpace:
+			i++
+			chunkStart, chunkDst = i, len(dst)
+			continue
+		case kindOther:
+			i++
+			continue
+		case kindNonASCII:
 			dst, i = redoChunk(dst, s, chunkStart, chunkDst, i)
 			chunkStart, chunkDst = i, len(dst)
-			continue
-		}
-		cls := asciiTable[c]
-		if cls == clsSpace {
-			i++
-			chunkStart, chunkDst = i, len(dst)
-			continue
-		}
-		if !isWordClass(cls) {
-			i++
 			continue
 		}
 		start := i
 		i++
 		unicodeNext := false
-		for i < n {
+		for {
+			for i < n && byteKind[s[i]] == kindWord {
+				i++
+			}
+			if i >= n {
+				break
+			}
 			c := s[i]
 			if c >= 0x80 {
 				unicodeNext = true
 				break
 			}
 			cl := asciiTable[c]
-			if isWordClass(cl) {
-				i++
-				continue
-			}
 			if (cl == clsMidLet || cl == clsMidNum) && i+1 < n {
 				next := s[i+1]
 				if next >= 0x80 {
@@ -115,13 +114,35 @@ func AppendWords(dst []string, s string) []string {
 			chunkStart, chunkDst = i, len(dst)
 			continue
 		}
-		if w := s[start:i]; strings.Trim(w, "_") != "" {
-			// A run of '_' alone is not a word: it holds no letter or digit.
-			dst = append(dst, w)
+		// A run of '_' alone is not a word: it holds no letter or digit.
+		if s[start] != '_' || strings.Trim(s[start:i], "_") != "" {
+			dst = append(dst, s[start:i])
 		}
 	}
 	return dst
 }
+
+// byteKind sorts bytes for AppendWords' outer loop.
+const (
+	kindOther    = iota // ASCII punctuation and symbols
+	kindSpace           // ASCII whitespace
+	kindWord            // letters, digits, '_'
+	kindNonASCII        // any byte >= 0x80
+)
+
+var byteKind = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 0x80:
+			t[c] = kindNonASCII
+		case asciiTable[c] == clsSpace:
+			t[c] = kindSpace
+		case isWordClass(asciiTable[c]):
+			t[c] = kindWord
+		}
+	}
+	return t
+}()
 
 // redoChunk drops the words already taken from the chunk starting at
 // chunkStart and segments the whole chunk (to the next ASCII whitespace

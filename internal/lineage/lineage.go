@@ -121,7 +121,7 @@ func Resolve(ctx context.Context, ckpt string, opt Options) (*Chain, error) {
 	if st.Lineage.MixtureFile != "" || st.Lineage.MixtureHash != "" {
 		m := &Mixture{File: st.Lineage.MixtureFile, RecordedHash: st.Lineage.MixtureHash}
 		for _, cand := range mixtureCandidates(runDir, st.Lineage.MixtureFile) {
-			spec, err := mixer.LoadMixture(cand, mixer.LoadOptions{})
+			spec, err := mixer.LoadMixture(cand, mixer.LoadOptions{Vars: st.Lineage.MixtureVars})
 			if err != nil {
 				continue
 			}

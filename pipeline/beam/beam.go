@@ -38,7 +38,7 @@ func init() {
 	for _, v := range []any{
 		(*readFn)(nil), (*keyFn)(nil), (*exactDecideFn)(nil), (*bandEdgesFn)(nil),
 		(*componentsFn)(nil), (*applyFn)(nil), (*toTaskFn)(nil), (*writeFn)(nil), (*finishFn)(nil),
-		(*taskSpec)(nil), (*docRec)(nil), (*outRec)(nil), (*member)(nil), (*decision)(nil), (*edge)(nil), (*stat)(nil),
+		(*taskSpec)(nil), (*docRec)(nil), (*outRec)(nil), (*member)(nil), (*decision)(nil), (*edge)(nil), (*stat)(nil), (*adj)(nil), (*starFn)(nil),
 	} {
 		beam.RegisterType(reflect.TypeOf(v).Elem())
 	}
@@ -46,6 +46,7 @@ func init() {
 	beam.RegisterFunction(taskMarker)
 	beam.RegisterFunction(toStat)
 	beam.RegisterFunction(dropByTask)
+	beam.RegisterFunction(bothWays)
 }
 
 // Spec is what every DoFn needs to rebuild the recipe on a worker: the
@@ -113,7 +114,7 @@ func Translate(res *recipe.Resolved, o Options) (*Translation, error) {
 	spec := Spec{File: res.Recipe.File, Dir: res.Recipe.Dir, Recipe: res.Normalized, Out: o.Out}
 	// Check on the driver that the normalised recipe rebuilds (workers do the
 	// same in Setup), so a problem surfaces before submission.
-	if _, err := spec.build(); err != nil {
+	if _, err := spec.build(need{From: 0, To: len(res.Stages), Outputs: true}); err != nil {
 		return nil, err
 	}
 	var tasks []taskSpec

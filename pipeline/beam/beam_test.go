@@ -4,8 +4,10 @@ package beam
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/kilnlm/kiln/internal/shareddata"
+	"github.com/kilnlm/kiln/internal/synth"
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/executor"
 	"github.com/kilnlm/kiln/pipeline/recipe"
@@ -114,11 +117,11 @@ func localDeps() executor.Deps {
 	}
 }
 
-// keptIDs reads every kept document id under dir/docs.
-func keptIDs(t *testing.T, dir string) []string {
+// keptDocs reads every kept document under dir/docs: sorted ids and the
+// sorted JSON lines.
+func keptDocs(t *testing.T, dir string) (ids, lines []string) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "docs", "*.jsonl.zst"))
-	var ids []string
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
@@ -138,6 +141,7 @@ func keptIDs(t *testing.T, dir string) []string {
 				t.Fatalf("%s: %v", f, err)
 			}
 			ids = append(ids, d.ID)
+			lines = append(lines, sc.Text())
 		}
 		if err := sc.Err(); err != nil {
 			t.Fatal(err)
@@ -146,7 +150,8 @@ func keptIDs(t *testing.T, dir string) []string {
 		fh.Close()
 	}
 	sort.Strings(ids)
-	return ids
+	sort.Strings(lines)
+	return ids, lines
 }
 
 func readStats(t *testing.T, dir string) *executor.Stats {
@@ -167,71 +172,135 @@ func readStats(t *testing.T, dir string) *executor.Stats {
 // ids (files and order inside the run may differ), drop and skip counts per
 // reason, per-stage in/out, and token counts per source.
 func TestPrismMatchesLocal(t *testing.T) {
-	ctx := context.Background()
 	recipes := smallRecipes(t)
 	for _, name := range []string{"web", "code", "math"} {
 		t.Run(name, func(t *testing.T) {
 			tmp := t.TempDir()
 			res := resolve(t, tmp, name, recipes[name])
-			local := filepath.Join(tmp, "local")
-			if _, err := executor.Run(ctx, executor.Config{Resolved: res, Dir: local, Deps: localDeps(), KilnVersion: "test"}); err != nil {
-				t.Fatalf("local: %v", err)
-			}
-			bdir := filepath.Join(tmp, "beam")
-			tr, err := Translate(res, Options{Out: bdir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := prism.Execute(ctx, tr.Pipeline); err != nil {
-				t.Fatalf("prism: %v", err)
-			}
-			lids, bids := keptIDs(t, local), keptIDs(t, bdir)
-			if len(lids) == 0 {
-				t.Fatal("local run kept nothing: the comparison would be empty")
-			}
-			if len(lids) != len(bids) {
-				t.Fatalf("kept %d docs locally, %d on prism", len(lids), len(bids))
-			}
-			for i := range lids {
-				if lids[i] != bids[i] {
-					t.Fatalf("kept sets differ at %d: local %q, prism %q", i, lids[i], bids[i])
-				}
-			}
-			ls, bs := readStats(t, local), readStats(t, bdir)
-			if ls.Records != bs.Records || ls.Kept != bs.Kept || ls.Dropped != bs.Dropped || ls.Skipped != bs.Skipped {
-				t.Errorf("counts: local records/kept/dropped/skipped %d/%d/%d/%d, prism %d/%d/%d/%d",
-					ls.Records, ls.Kept, ls.Dropped, ls.Skipped, bs.Records, bs.Kept, bs.Dropped, bs.Skipped)
-			}
-			if !sameMap(ls.DroppedBy, bs.DroppedBy) {
-				t.Errorf("drops by reason: local %v, prism %v", ls.DroppedBy, bs.DroppedBy)
-			}
-			if !sameMap(ls.SkippedBy, bs.SkippedBy) {
-				t.Errorf("skips by reason: local %v, prism %v", ls.SkippedBy, bs.SkippedBy)
-			}
-			for i := range ls.Stages {
-				if ls.Stages[i].In != bs.Stages[i].In || ls.Stages[i].Out != bs.Stages[i].Out {
-					t.Errorf("stage %s: local in/out %d/%d, prism %d/%d", ls.Stages[i].Name, ls.Stages[i].In, ls.Stages[i].Out, bs.Stages[i].In, bs.Stages[i].Out)
-				}
-			}
-			lm, err := shard.ReadManifest(filepath.Join(local, "tokenize"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			bm, err := shard.ReadManifest(filepath.Join(bdir, "tokenize"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if lm.NumTokens == 0 || lm.NumTokens != bm.NumTokens {
-				t.Errorf("tokens: local %d, prism %d", lm.NumTokens, bm.NumTokens)
-			}
-			for src, c := range lm.Sources {
-				if bm.Sources[src] != c {
-					t.Errorf("source %s: local %+v, prism %+v", src, c, bm.Sources[src])
-				}
-			}
+			ls, lm := compareRuns(t, res, tmp)
 			t.Logf("%s: %d records, %d kept, drops %v, %d tokens", name, ls.Records, ls.Kept, ls.DroppedBy, lm.NumTokens)
 		})
 	}
+}
+
+// compareRuns runs res locally and on prism under tmp and fails on any
+// difference in kept documents (as a set: file layout and order may
+// differ), counts per reason, per-stage in/out and tokens per source.
+func compareRuns(t *testing.T, res *recipe.Resolved, tmp string) (*executor.Stats, *shard.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	local := filepath.Join(tmp, "local")
+	if _, err := executor.Run(ctx, executor.Config{Resolved: res, Dir: local, Deps: localDeps(), KilnVersion: "test"}); err != nil {
+		t.Fatalf("local: %v", err)
+	}
+	bdir := filepath.Join(tmp, "beam")
+	tr, err := Translate(res, Options{Out: bdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prism.Execute(ctx, tr.Pipeline); err != nil {
+		t.Fatalf("prism: %v", err)
+	}
+	lids, llines := keptDocs(t, local)
+	bids, blines := keptDocs(t, bdir)
+	if len(lids) == 0 {
+		t.Fatal("local run kept nothing: the comparison would be empty")
+	}
+	if len(lids) != len(bids) {
+		t.Fatalf("kept %d docs locally, %d on prism", len(lids), len(bids))
+	}
+	for i := range lids {
+		if lids[i] != bids[i] {
+			t.Fatalf("kept sets differ at %d: local %q, prism %q", i, lids[i], bids[i])
+		}
+	}
+	for i := range llines {
+		if llines[i] != blines[i] {
+			t.Fatalf("kept documents differ:\nlocal %.300s\nprism %.300s", llines[i], blines[i])
+		}
+	}
+	ls, bs := readStats(t, local), readStats(t, bdir)
+	if ls.Records != bs.Records || ls.Kept != bs.Kept || ls.Dropped != bs.Dropped || ls.Skipped != bs.Skipped {
+		t.Errorf("counts: local records/kept/dropped/skipped %d/%d/%d/%d, prism %d/%d/%d/%d",
+			ls.Records, ls.Kept, ls.Dropped, ls.Skipped, bs.Records, bs.Kept, bs.Dropped, bs.Skipped)
+	}
+	if !sameMap(ls.DroppedBy, bs.DroppedBy) {
+		t.Errorf("drops by reason: local %v, prism %v", ls.DroppedBy, bs.DroppedBy)
+	}
+	if !sameMap(ls.SkippedBy, bs.SkippedBy) {
+		t.Errorf("skips by reason: local %v, prism %v", ls.SkippedBy, bs.SkippedBy)
+	}
+	for i := range ls.Stages {
+		if ls.Stages[i].In != bs.Stages[i].In || ls.Stages[i].Out != bs.Stages[i].Out {
+			t.Errorf("stage %s: local in/out %d/%d, prism %d/%d", ls.Stages[i].Name, ls.Stages[i].In, ls.Stages[i].Out, bs.Stages[i].In, bs.Stages[i].Out)
+		}
+	}
+	if len(res.Outputs) == 0 {
+		return ls, nil
+	}
+	lm, err := shard.ReadManifest(filepath.Join(local, "tokenize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm, err := shard.ReadManifest(filepath.Join(bdir, "tokenize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.NumTokens == 0 || lm.NumTokens != bm.NumTokens {
+		t.Errorf("tokens: local %d, prism %d", lm.NumTokens, bm.NumTokens)
+	}
+	for src, c := range lm.Sources {
+		if bm.Sources[src] != c {
+			t.Errorf("source %s: local %+v, prism %+v", src, c, bm.Sources[src])
+		}
+	}
+	return ls, lm
+}
+
+// TestPrismDedupMatchesLocal plants exact and near duplicates across
+// several input files (so clusters span tasks) and checks that prism drops
+// exactly the documents the local executor drops, with the same cluster
+// metadata on the kept ones.
+func TestPrismDedupMatchesLocal(t *testing.T) {
+	tmp := t.TempDir()
+	docs := synth.New(7).Web(synth.WebOptions{Docs: 400, NearDup: 0.25, Junk: 0.05})
+	// Exact copies (new ids) of every 7th document, in a later file.
+	for i := 0; i < 400; i += 7 {
+		c := docs[i]
+		c.ID = c.ID + "-copy"
+		docs = append(docs, c)
+	}
+	for f := 0; f < 4; f++ {
+		var b bytes.Buffer
+		lo, hi := f*len(docs)/4, (f+1)*len(docs)/4
+		if err := synth.WriteJSONL(&b, docs[lo:hi]); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, fmt.Sprintf("part-%d.jsonl", f)), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := `name: dups
+inputs:
+  - name: synth
+    paths: ["` + tmp + `/part-*.jsonl"]
+    format: jsonl
+    source: web
+stages:
+  - gopher_quality
+  - exact_dedup
+  - minhash_dedup
+outputs:
+  docs: jsonl.zst
+run:
+  seed: 42
+`
+	res := resolve(t, tmp, "dups", text)
+	ls, _ := compareRuns(t, res, tmp)
+	if ls.DroppedBy["exact_duplicate"] == 0 || ls.DroppedBy["minhash_duplicate"] == 0 {
+		t.Fatalf("planted duplicates not found (drops %v): the test would not exercise dedup", ls.DroppedBy)
+	}
+	t.Logf("dups: %d records, %d kept, drops %v", ls.Records, ls.Kept, ls.DroppedBy)
 }
 
 func sameMap(a, b map[string]int64) bool {

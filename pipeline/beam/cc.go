@@ -114,14 +114,89 @@ func (componentsFn) ProcessElement(_ int, iter func(*edge) bool, emit func(int64
 	}
 }
 
+// StarRounds is how many large-star + small-star rounds run before the
+// final union-find. Each round is one shuffle of the edges; it shrinks the
+// edge set towards one edge per duplicate document (a star per cluster
+// centred on its first document), which is what bounds the final step's
+// memory. The result is exact for any number of rounds, 0 included.
+const StarRounds = 2
+
 // connectedComponents turns MinHash buckets into per-document decisions:
-// stars per bucket (parallel over buckets), then one union-find over the
-// star edges (see docs/distributed.md for the cost and the iterative
-// alternative).
+// a star per bucket (parallel over buckets), StarRounds rounds of
+// large-star/small-star (parallel over documents), then one union-find
+// over the remaining edges (docs/distributed.md).
 func connectedComponents(s beam.Scope, buckets beam.PCollection) beam.PCollection {
 	edges := beam.ParDo(s, &bandEdgesFn{}, buckets)
+	for r := 0; r < StarRounds; r++ {
+		rs := s.Scope(fmt.Sprintf("round%d", r))
+		edges = beam.ParDo(rs, &starFn{Large: true}, beam.GroupByKey(rs, beam.ParDo(rs, bothWays, edges)))
+		edges = beam.ParDo(rs, &starFn{Large: false}, beam.GroupByKey(rs, beam.ParDo(rs, bothWays, edges)))
+	}
 	one := beam.GroupByKey(s, beam.AddFixedKey(s, edges))
 	return beam.ParDo(s, &componentsFn{}, one)
+}
+
+// adj is one endpoint's view of an edge: itself and its neighbour.
+type adj struct {
+	Self, Nbr member
+}
+
+// bothWays keys an undirected edge by each of its endpoints.
+func bothWays(e edge, emit func(int64, adj)) {
+	emit(e.A.Ord, adj{Self: e.A, Nbr: e.B})
+	emit(e.B.Ord, adj{Self: e.B, Nbr: e.A})
+}
+
+// starFn is one half-round of the large-star/small-star algorithm (Kiveris
+// et al., "Connected Components in MapReduce and Beyond", 2014). For a node
+// u with neighbours N(u) and m the lowest of u and N(u):
+//
+//	large star: link every neighbour v > u to m
+//	small star: link u and every neighbour v < u to m
+//
+// Both keep each component connected and move every node's links towards
+// its component's lowest input order; alternated, they converge to one star
+// per component.
+type starFn struct {
+	Large bool
+}
+
+func (f *starFn) ProcessElement(_ int64, iter func(*adj) bool, emit func(edge)) {
+	var self member
+	nbrs := map[int64]member{}
+	var a adj
+	for iter(&a) {
+		self = a.Self
+		if a.Nbr.Ord != self.Ord {
+			nbrs[a.Nbr.Ord] = a.Nbr
+		}
+	}
+	m := self
+	for _, v := range nbrs {
+		if v.Ord < m.Ord && (f.Large || v.Ord < self.Ord) {
+			m = v
+		}
+	}
+	if f.Large {
+		for _, v := range nbrs {
+			if v.Ord > self.Ord && v.Ord != m.Ord {
+				emit(edge{A: m, B: v})
+			}
+		}
+		// A neighbour w < u rewires u itself in w's own large star (u > w),
+		// so u's links below it need no edge from here.
+		return
+	}
+	if m.Ord != self.Ord {
+		emit(edge{A: m, B: self})
+	}
+	for _, v := range nbrs {
+		if v.Ord < self.Ord && v.Ord != m.Ord {
+			emit(edge{A: m, B: v})
+		}
+	}
+	// Neighbours above u are handled by their own small star (u is below
+	// them), so no edge is lost.
 }
 
 // exactKey is exact_dedup's key for d: the xxhash of the lightly normalised
@@ -208,7 +283,7 @@ type finishFn struct {
 }
 
 func (f *finishFn) Setup() error {
-	b, err := f.Spec.build()
+	b, err := f.Spec.build(need{Outputs: true})
 	f.b = b
 	return err
 }
@@ -249,11 +324,7 @@ func RunStats(b *built, tot map[string]int64) *executor.Stats {
 	s.Records, s.Docs, s.BytesIn = tot["records"], tot["docs"], tot["bytes_in"]
 	s.Stages = make([]executor.StageStats, len(b.stages))
 	for i, st := range b.rec.Stages {
-		kind := "stage"
-		if _, ok := b.stages[i].(pipeline.GlobalStage); ok {
-			kind = "global"
-		}
-		s.Stages[i] = executor.StageStats{Name: st.Name, Kind: kind}
+		s.Stages[i] = executor.StageStats{Name: st.Name, Kind: b.kinds[i].String()}
 	}
 	droppedAt := make([]int64, len(b.stages))
 	for k, n := range tot {

@@ -50,31 +50,51 @@ type built struct {
 	rec      *recipe.Recipe
 	stages   []any // pipeline.Stage or pipeline.GlobalStage
 	configs  []any
+	kinds    []pipeline.StepKind
 	docsOuts []pipeline.Output
 	stepOuts []pipeline.Output
 	outDirs  []string // docs outputs, then step outputs, as the executor names them
 }
 
-// build parses the normalised recipe and constructs every step. Inputs are
-// not globbed here: workers only read the tasks they are handed.
-func (sp Spec) build() (*built, error) {
+// need says which parts of the recipe a DoFn constructs: stages in
+// [From, To) and, with Outputs, the output steps. Every stage's config is
+// decoded regardless (cheap), but building a stage can be costly (a
+// decontamination index, a tokenizer), so each DoFn builds only its own.
+type need struct {
+	From, To int
+	Outputs  bool
+}
+
+// build parses the normalised recipe and constructs the steps n asks for.
+// Inputs are not globbed here: workers only read the tasks they are handed.
+func (sp Spec) build(n need) (*built, error) {
 	r, err := recipe.Parse(sp.File, sp.Dir, sp.Recipe, recipe.LoadOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("beam: normalised recipe: %w", err)
 	}
 	reg := NewRegistry()
 	b := &built{rec: r}
-	for _, s := range r.Stages {
-		v, def, err := reg.Build(s.Name, s.Params)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Pos, err)
+	for i, s := range r.Stages {
+		def, ok := reg.Lookup(s.Name)
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown step %q", s.Pos, s.Name)
 		}
 		cfg := def.Defaults()
 		if err := pipeline.DecodeParams(s.Params, cfg); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Pos, err)
 		}
+		var v any
+		if i >= n.From && i < n.To {
+			if v, err = def.New(cfg); err != nil {
+				return nil, fmt.Errorf("%s: step %s: %w", s.Pos, s.Name, err)
+			}
+		}
 		b.stages = append(b.stages, v)
 		b.configs = append(b.configs, cfg)
+		b.kinds = append(b.kinds, def.Kind)
+	}
+	if !n.Outputs {
+		return b, nil
 	}
 	for _, f := range r.Outputs.Formats {
 		switch f {
@@ -130,7 +150,7 @@ type readFn struct {
 }
 
 func (f *readFn) Setup() error {
-	b, err := f.Spec.build()
+	b, err := f.Spec.build(need{From: 0, To: int(f.Last)})
 	if err != nil {
 		return err
 	}
@@ -227,15 +247,15 @@ type applyFn struct {
 }
 
 func (f *applyFn) Setup() error {
-	b, err := f.Spec.build()
+	b, err := f.Spec.build(need{From: int(f.Global) + 1, To: int(f.Last)})
 	if err != nil {
 		return err
 	}
 	f.b = b
-	switch b.stages[f.Global].(type) {
-	case *dedup.Exact:
+	switch b.configs[f.Global].(type) {
+	case *dedup.ExactConfig:
 		f.reason, f.prefix = "exact_duplicate", "exact"
-	case *dedup.MinHash:
+	case *dedup.MinHashConfig:
 		f.reason, f.prefix = "minhash_duplicate", "minhash"
 	default:
 		return fmt.Errorf("beam: stage %d is not a supported global stage", f.Global)
@@ -300,7 +320,7 @@ type writeFn struct {
 }
 
 func (f *writeFn) Setup() error {
-	b, err := f.Spec.build()
+	b, err := f.Spec.build(need{Outputs: true})
 	f.b = b
 	return err
 }
@@ -442,7 +462,7 @@ type member struct {
 }
 
 func (f *keyFn) Setup() error {
-	b, err := f.Spec.build()
+	b, err := f.Spec.build(need{})
 	if err != nil {
 		return err
 	}

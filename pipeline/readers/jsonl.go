@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/kilnlm/kiln/pipeline"
@@ -19,7 +20,7 @@ func (r *reader) readJSONL(ctx context.Context, t pipeline.Task, out pipeline.Em
 		return fmt.Errorf("read %s: %w", t.Path, err)
 	}
 	defer closeFn()
-	var rec map[string]json.RawMessage
+	var fields []jsonField
 	for {
 		if err := checkCtx(ctx, record); err != nil {
 			return err
@@ -48,20 +49,18 @@ func (r *reader) readJSONL(ctx context.Context, t pipeline.Task, out pipeline.Em
 			out.Skip(pipeline.Skip{Reason: "invalid_utf8", File: t.Path, Record: record})
 			continue
 		}
-		clear(rec)
-		if err := json.Unmarshal(line, &rec); err != nil {
-			reason := "invalid_json"
-			if json.Valid(line) { // valid JSON, but an array, string or number
-				reason = "wrong_type"
-			}
-			out.Skip(pipeline.Skip{Reason: reason, File: t.Path, Record: record, Err: err})
+		if !json.Valid(line) {
+			var x any
+			err := json.Unmarshal(line, &x) // for the error's position
+			out.Skip(pipeline.Skip{Reason: "invalid_json", File: t.Path, Record: record, Err: err})
 			continue
 		}
-		if rec == nil { // the line was JSON null
+		var ok bool
+		if fields, ok = splitObject(line, fields[:0]); !ok {
 			out.Skip(pipeline.Skip{Reason: "wrong_type", File: t.Path, Record: record, Err: errors.New("line is not a JSON object")})
 			continue
 		}
-		d, reason, err := r.docFromFields(rec, t.Path, record, off)
+		d, reason, err := r.docFromFields(fields, t.Path, record, off)
 		if reason != "" {
 			out.Skip(pipeline.Skip{Reason: reason, File: t.Path, Record: record, Err: err})
 			continue
@@ -93,26 +92,35 @@ func (r *reader) openRecords(t pipeline.Task) (*recordReader, int64, func(), err
 	return &recordReader{br: br, max: r.opt.MaxRecordBytes}, 0, closeFn, nil
 }
 
-// docFromFields builds a document from one decoded JSON object. A non-empty
-// reason means the record is skipped.
-func (r *reader) docFromFields(rec map[string]json.RawMessage, file string, record, off int64) (*pipeline.Document, string, error) {
-	raw, ok := rec[r.opt.TextField]
-	if !ok || string(raw) == "null" {
+// docFromFields builds a document from one JSON object's members. A
+// non-empty reason means the record is skipped. With duplicate keys the
+// last one wins, as in encoding/json.
+func (r *reader) docFromFields(fields []jsonField, file string, record, off int64) (*pipeline.Document, string, error) {
+	var textRaw, idRaw []byte
+	for _, f := range fields {
+		switch f.key {
+		case r.opt.TextField:
+			textRaw = f.val
+		case r.opt.IDField:
+			idRaw = f.val
+		}
+	}
+	if textRaw == nil || string(textRaw) == "null" {
 		return nil, "missing_text", fmt.Errorf("no %q field", r.opt.TextField)
 	}
-	d := &pipeline.Document{Source: r.opt.Source, Prov: pipeline.Provenance{File: file, Record: record, Offset: off}}
-	if err := json.Unmarshal(raw, &d.Text); err != nil {
-		return nil, "wrong_type", fmt.Errorf("field %q: want a string: %w", r.opt.TextField, err)
+	if textRaw[0] != '"' {
+		return nil, "wrong_type", fmt.Errorf("field %q: want a string, got %.20s", r.opt.TextField, textRaw)
 	}
-	if idRaw, ok := rec[r.opt.IDField]; ok && string(idRaw) != "null" {
-		var id any
-		if err := json.Unmarshal(idRaw, &id); err != nil {
-			return nil, "invalid_json", err
-		}
-		switch v := id.(type) {
-		case string:
-			d.ID = v
-		case float64:
+	d := &pipeline.Document{
+		Text:   jsonStringValue(textRaw),
+		Source: r.opt.Source,
+		Prov:   pipeline.Provenance{File: file, Record: record, Offset: off},
+	}
+	if idRaw != nil && string(idRaw) != "null" {
+		switch c := idRaw[0]; {
+		case c == '"':
+			d.ID = jsonStringValue(idRaw)
+		case c == '-' || c >= '0' && c <= '9':
 			d.ID = string(idRaw) // keep the literal: no float formatting of big ints
 		default:
 			return nil, "wrong_type", fmt.Errorf("field %q: want a string or number", r.opt.IDField)
@@ -121,30 +129,23 @@ func (r *reader) docFromFields(rec map[string]json.RawMessage, file string, reco
 	if d.ID == "" {
 		d.ID = deriveID(file, record)
 	}
-	copyField := func(k string, v json.RawMessage) error {
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			return fmt.Errorf("field %q: %w", k, err)
+	copyField := func(f jsonField) error {
+		x, err := jsonAny(f.val)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", f.key, err)
 		}
-		d.SetMeta(k, x)
+		d.SetMeta(f.key, x)
 		return nil
 	}
-	if r.opt.MetaFields == nil {
-		for k, v := range rec {
-			if k == r.opt.TextField || k == r.opt.IDField {
-				continue
-			}
-			if err := copyField(k, v); err != nil {
-				return nil, "invalid_json", err
-			}
+	for _, f := range fields {
+		if f.key == r.opt.TextField || f.key == r.opt.IDField {
+			continue
 		}
-	} else {
-		for _, k := range r.opt.MetaFields {
-			if v, ok := rec[k]; ok {
-				if err := copyField(k, v); err != nil {
-					return nil, "invalid_json", err
-				}
-			}
+		if r.opt.MetaFields != nil && !slices.Contains(r.opt.MetaFields, f.key) {
+			continue
+		}
+		if err := copyField(f); err != nil {
+			return nil, "invalid_json", err
 		}
 	}
 	return d, "", nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kilnlm/kiln/internal/shareddata"
 	"github.com/kilnlm/kiln/tokenize"
-	"github.com/sugarme/tokenizer"
 	"github.com/sugarme/tokenizer/pretrained"
 )
 
@@ -96,5 +95,3 @@ func TestAgreement(t *testing.T) {
 	}
 	t.Logf("sugarme agrees with Kiln/HF on %d of %d War and Peace paragraphs", same, len(docs))
 }
-
-var _ = tokenizer.NewTokenizer

@@ -1,0 +1,124 @@
+package readers
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// jsonField is one top-level member of a JSON object: its decoded key and
+// its raw value bytes.
+type jsonField struct {
+	key string
+	val []byte
+}
+
+// splitObject splits a JSON object into its top-level members without
+// decoding the values, so the reader pays for decoding only the fields it
+// uses. The input must already be known valid (json.Valid): the scanner
+// relies on that and only tracks strings and nesting; it must also be
+// valid UTF-8 (checked by the reader), so escape-free strings can be
+// copied as they are. It returns false
+// when the value is valid JSON but not an object.
+func splitObject(b []byte, dst []jsonField) ([]jsonField, bool) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return dst, false
+	}
+	i++
+	for {
+		i = skipWS(b, i)
+		if b[i] == '}' {
+			return dst, true
+		}
+		if b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+		kEnd := stringEnd(b, i)
+		key := jsonStringValue(b[i:kEnd])
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // the colon
+		vEnd := valueEnd(b, i)
+		dst = append(dst, jsonField{key: key, val: b[i:vEnd]})
+		i = skipWS(b, vEnd)
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the closing quote of the string
+// starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexAny(b[i:], `"\`)
+		i += j
+		if b[i] == '"' {
+			return i + 1
+		}
+		i += 2 // a backslash escapes the next byte (\uXXXX needs no care)
+	}
+}
+
+// valueEnd returns the index after the value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// jsonStringValue decodes a JSON string literal; escape-free strings are
+// copied directly (valid JSON has no raw control characters in strings).
+func jsonStringValue(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return string(inner) // unreachable for valid input
+	}
+	return s
+}
+
+// jsonAny decodes a raw JSON value into a Go value as encoding/json would
+// (float64 numbers, map[string]any objects), with a fast path for
+// strings.
+func jsonAny(raw []byte) (any, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		return jsonStringValue(raw), nil
+	}
+	var x any
+	err := json.Unmarshal(raw, &x)
+	return x, err
+}
