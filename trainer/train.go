@@ -31,10 +31,13 @@ type Tokenizer interface {
 
 // Options configure a run. They are saved in every checkpoint.
 type Options struct {
-	Seed        uint64   `json:"seed"`
-	Steps       int      `json:"steps"`
-	GradAccum   int      `json:"grad_accum"` // micro-batches per optimizer step
-	MicroRows   int      `json:"micro_rows"` // rows per micro-batch (the loader's; kept for resume)
+	Seed      uint64 `json:"seed"`
+	Steps     int    `json:"steps"`
+	GradAccum int    `json:"grad_accum"` // micro-batches per optimizer step
+	MicroRows int    `json:"micro_rows"` // rows per micro-batch (the loader's; kept for resume)
+	// HeldOutDocs is how many documents per source were held out for
+	// evaluation (the loader's view of each source depends on it).
+	HeldOutDocs int      `json:"held_out_docs"`
 	Schedule    Schedule `json:"schedule"`
 	WeightDecay float64  `json:"weight_decay"`
 	Beta1       float64  `json:"beta1"`

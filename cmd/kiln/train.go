@@ -44,6 +44,7 @@ type trainFlags struct {
 	steps, rows, accum, every, threads, heldOut, vocab, warmup  int
 	lr, minLR, clip, wd, peak                                   float64
 	seed                                                        uint64
+	promptsSet                                                  bool
 }
 
 func cmdTrain(ctx context.Context, args []string) error {
@@ -89,6 +90,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "prompts" {
+			f.promptsSet = true
+		}
+	})
 	be := kernels.NewCPU(f.threads)
 	if f.peak == 0 {
 		f.peak = kernels.MeasurePeak(be.Threads(), 300*time.Millisecond) / 1e9
@@ -103,6 +109,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 	}
 	opt := def
 	opt.Seed, opt.Steps, opt.GradAccum, opt.CheckpointEvery, opt.MicroRows = f.seed, f.steps, f.accum, f.every, f.rows
+	opt.HeldOutDocs = f.heldOut
 	opt.Schedule = trainer.Schedule{Kind: f.schedule, LR: f.lr, MinLR: f.minLR, Warmup: f.warmup, Total: f.steps, DecayFrac: 0.2}
 	opt.Clip, opt.WeightDecay, opt.SpikeAction, opt.PeakFLOPS = f.clip, f.wd, f.spike, f.peak*1e9
 	opt.Prompts = strings.Split(f.prompts, "|")
@@ -135,6 +142,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 		if st.Options.MicroRows > 0 {
 			f.rows = st.Options.MicroRows
 		}
+		f.heldOut = st.Options.HeldOutDocs
 		lopts.MicroBatchRows = f.rows
 	case len(pos) == 1:
 		mixPath = pos[0]
@@ -167,7 +175,7 @@ func cmdTrain(ctx context.Context, args []string) error {
 		lopts.GlobalBatchTokens = int64(f.rows * f.accum * T)
 	}
 	rc = trainer.RunConfig{Dir: f.out, Model: cfg, Options: opt, Lineage: md.Lineage, Backend: be,
-		Reopen: md.Reopen(lopts), Evals: md.Evals(f.rows, T, 2), Tokenizer: tok, Log: os.Stdout}
+		Reopen: md.Reopen(lopts), Evals: md.Evals(1, T, 8), Tokenizer: tok, Log: os.Stdout}
 	var tr *trainer.Trainer
 	if f.resume != "" {
 		tr, err = trainer.Resume(rc)
@@ -226,7 +234,9 @@ func trainText(ctx context.Context, f trainFlags, opt trainer.Options, be kernel
 	if f.out == "" {
 		f.out = filepath.Join("runs", "text")
 	}
-	opt.Prompts = []string{"The ", "Prince Andrew ", "\"Well, "}
+	if !f.promptsSet {
+		opt.Prompts = []string{"The ", "Prince Andrew ", "\"Well, "}
+	}
 	rc := trainer.RunConfig{Dir: f.out, Model: cfg, Options: opt, Backend: be, Reopen: reopen,
 		Lineage:   trainer.Lineage{Note: "text:" + f.text + " (byte tokens, every 20th paragraph held out)"},
 		Evals:     map[string][]trainer.Input{"text": trainer.EvalBatches(held, f.rows, T, 2)},

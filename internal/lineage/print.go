@@ -27,6 +27,11 @@ func (c *Chain) Print(w io.Writer) error {
 	}
 	if m := c.Mixture; m != nil {
 		p.f("mixture %s hash %s\n", m.File, m.RecordedHash)
+		if ck.State != nil {
+			for _, k := range sortedKeys(ck.State.Lineage.MixtureVars) {
+				p.f("  var %s=%s\n", k, ck.State.Lineage.MixtureVars[k])
+			}
+		}
 		if m.Spec != nil {
 			state := "matches"
 			if h := m.Spec.Hash(); h != m.RecordedHash {

@@ -3,6 +3,9 @@ package readers
 import (
 	"bytes"
 	"encoding/json"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // jsonField is one top-level member of a JSON object: its decoded key and
@@ -97,18 +100,78 @@ func valueEnd(b []byte, i int) int {
 	return i
 }
 
-// jsonStringValue decodes a JSON string literal; escape-free strings are
-// copied directly (valid JSON has no raw control characters in strings).
+// jsonStringValue decodes a valid JSON string literal. Escape-free
+// strings are copied directly (valid JSON has no raw control characters in
+// strings); escapes are decoded as encoding/json does, lone surrogates
+// becoming U+FFFD.
 func jsonStringValue(raw []byte) string {
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
+	first := bytes.IndexByte(inner, '\\')
+	if first < 0 {
 		return string(inner)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return string(inner) // unreachable for valid input
+	out := make([]byte, 0, len(inner))
+	out = append(out, inner[:first]...)
+	for i := first; i < len(inner); {
+		c := inner[i]
+		if c != '\\' {
+			j := bytes.IndexByte(inner[i:], '\\')
+			if j < 0 {
+				out = append(out, inner[i:]...)
+				break
+			}
+			out = append(out, inner[i:i+j]...)
+			i += j
+			continue
+		}
+		e := inner[i+1]
+		i += 2
+		switch e {
+		case 'n':
+			out = append(out, '\n')
+		case 't':
+			out = append(out, '\t')
+		case 'r':
+			out = append(out, '\r')
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'u':
+			r := rune(hex4(inner[i:]))
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := unicode.ReplacementChar
+				if i+6 <= len(inner) && inner[i] == '\\' && inner[i+1] == 'u' {
+					if d := utf16.DecodeRune(r, rune(hex4(inner[i+2:]))); d != unicode.ReplacementChar {
+						r2 = d
+						i += 6
+					}
+				}
+				r = r2
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, e)
+		}
 	}
-	return s
+	return string(out)
+}
+
+func hex4(b []byte) int {
+	n := 0
+	for _, c := range b[:4] {
+		n <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			n |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			n |= int(c - 'a' + 10)
+		default:
+			n |= int(c - 'A' + 10)
+		}
+	}
+	return n
 }
 
 // jsonAny decodes a raw JSON value into a Go value as encoding/json would

@@ -13,7 +13,7 @@ func FuzzSplitObject(f *testing.F) {
 	for _, s := range []string{
 		`{"text":"a\"b\\","id":12,"m":{"x":[1,"]}",{"y":null}]},"e":""}`,
 		` { "k\u00e9y" : true , "t" : -1.5e3 } `,
-		`{}`, `[]`, `"s"`, `null`, `{"a":1,"a":2}`, `{"a":"\ud800"}`,
+		`{}`, `[]`, `"s"`, `null`, `{"a":1,"a":2}`, `{"a":"\ud800"}`, `{"a":"x\ud83d\ude00\ud800\u0041\/\b\f"}`,
 	} {
 		f.Add([]byte(s))
 	}

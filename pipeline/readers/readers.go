@@ -13,6 +13,15 @@
 // declare many charsets, so they are decoded from the declared or sniffed
 // charset to UTF-8, and any remaining invalid bytes become U+FFFD with
 // Meta["utf8_repaired"]=true.
+//
+// Provenance: Record is the 1-based line (JSONL), record (WARC), row
+// (Parquet), paragraph (text) or sorted-file index (source tree) within
+// the input; Offset is the byte offset in the decompressed stream (-1 for
+// Parquet). Ids missing from the input are "<file>#<record>" (text
+// paragraphs: "<file>@<offset>"; tree files: their path; WARC: the
+// WARC-Record-ID). Blank JSONL lines are counted as "empty_line" skips, so
+// lines in = documents + skips exactly. Parquet "string", "large_string"
+// and "binary" text columns are all BYTE_ARRAY on disk and read alike.
 package readers
 
 import (
