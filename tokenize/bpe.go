@@ -90,6 +90,11 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 			return append(dst, id)
 		}
 	}
+	if len(word) <= smallWord {
+		if out, ok := m.encodeSmall(word, dst); ok {
+			return out
+		}
+	}
 	syms := s.syms[:0]
 	for i := 0; i < len(word); i++ {
 		id := m.byteID[word[i]]
@@ -152,4 +157,59 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 	}
 	s.syms = syms
 	return dst
+}
+
+// smallWord is the longest pre-token encodeSmall handles. Most words are
+// short; for them a linear scan for the lowest-ranked pair beats the heap
+// (no pushes, pops or stale-entry lookups) and gives the same merges.
+const smallWord = 24
+
+// encodeSmall is encodeWord for short words on stack arrays. It reports
+// false (doing nothing) when a byte has no token, leaving that case to the
+// general path.
+func (m *bpeModel) encodeSmall(word string, dst []int32) ([]int32, bool) {
+	var ids, next [smallWord]int32
+	var ranks [smallWord]int32
+	n := len(word)
+	for i := 0; i < n; i++ {
+		id := m.byteID[word[i]]
+		if id < 0 {
+			return dst, false
+		}
+		ids[i] = id
+	}
+	const none = int32(1<<31 - 1)
+	pair := func(i int) {
+		if v, ok := m.merges.get(pairKey(ids[i], ids[i+1])); ok {
+			ranks[i], next[i] = int32(v>>32), int32(uint32(v))
+		} else {
+			ranks[i] = none
+		}
+	}
+	for i := 0; i+1 < n; i++ {
+		pair(i)
+	}
+	for n > 1 {
+		best, br := -1, none
+		for i := 0; i+1 < n; i++ {
+			if ranks[i] < br {
+				best, br = i, ranks[i]
+			}
+		}
+		if best < 0 {
+			break
+		}
+		ids[best] = next[best]
+		copy(ids[best+1:n-1], ids[best+2:n])
+		copy(ranks[best+1:n-2], ranks[best+2:n-1])
+		copy(next[best+1:n-2], next[best+2:n-1])
+		n--
+		if best+1 < n {
+			pair(best)
+		}
+		if best > 0 {
+			pair(best - 1)
+		}
+	}
+	return append(dst, ids[:n]...), true
 }

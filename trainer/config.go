@@ -108,14 +108,26 @@ func LoadConfig(nameOrPath string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("model config %q is neither a preset %v nor a readable file: %w", nameOrPath, PresetNames(), err)
 	}
+	return ParseConfig(data, nameOrPath)
+}
+
+// ParseConfig reads a JSON model config (Hugging Face field names; unset
+// fields take Llama defaults) and validates it; file names errors.
+func ParseConfig(data []byte, file string) (Config, error) {
 	c := Config{RopeBase: 10000, NormEps: 1e-5, InitStd: 0.02, MaxSeq: 2048}
 	if err := json.Unmarshal(data, &c); err != nil {
-		return Config{}, fmt.Errorf("model config %s: %w", nameOrPath, err)
+		return Config{}, fmt.Errorf("model config %s: %w", file, err)
 	}
 	if c.Name == "" {
-		c.Name = nameOrPath
+		c.Name = file
 	}
-	return c, c.Validate()
+	if c.MaxSeq <= 0 || c.NormEps <= 0 || c.NoPEEvery < 0 {
+		return Config{}, fmt.Errorf("model config %s: max_position_embeddings, rms_norm_eps must be positive and nope_every >= 0", file)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("model config %s: %w", file, err)
+	}
+	return c, nil
 }
 
 // tensorSpec is one parameter tensor in the flat parameter buffer.

@@ -184,3 +184,27 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds(), "tokens/s")
 	b.ReportMetric(float64(8*256*b.N)/b.Elapsed().Seconds()*cfg.FlopsPerToken(256)/1e9, "GFLOP/s")
 }
+
+// FuzzParseConfig: any input either fails with an error or yields a config
+// whose parameter layout is consistent.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"vocab_size": 256, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 96}`))
+	f.Add([]byte(`{"hidden_size": 63, "num_attention_heads": 4}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data, "fuzz.json")
+		if err != nil {
+			return
+		}
+		if c.Dim%c.Heads != 0 || c.Heads%c.KVHeads != 0 || c.HeadDim()%2 != 0 {
+			t.Fatalf("invalid config accepted: %+v", c)
+		}
+		if c.Vocab < 1<<16 && c.Dim < 1<<10 && c.Layers < 64 && c.FFN < 1<<12 {
+			ts := c.tensors()
+			last := ts[len(ts)-1]
+			if int64(last.Off+last.Size()) != c.NumParams() {
+				t.Fatalf("layout %d floats, NumParams %d", last.Off+last.Size(), c.NumParams())
+			}
+		}
+	})
+}
