@@ -98,3 +98,10 @@ type TaskWriter interface {
 	Write(d *Document) error
 	Close() error
 }
+
+// DatasetAware is implemented by outputs that record which curated dataset
+// they were made from (the tokenizer's shard manifest). The executor calls
+// SetDataset with the run's version id before Finish.
+type DatasetAware interface {
+	SetDataset(versionID string)
+}

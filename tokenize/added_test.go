@@ -112,3 +112,27 @@ func TestIgnoreMerges(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateProcessing(t *testing.T) {
+	js := `{"added_tokens":[{"id":3,"content":"<s>","special":true},{"id":4,"content":"</s>","special":true}],
+	"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},
+	"pre_tokenizer":{"type":"ByteLevel","use_regex":true},
+	"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"</s>","type_id":0}}],
+	  "special_tokens":{"<s>":{"id":"<s>","ids":[3],"tokens":["<s>"]},"</s>":{"id":"</s>","ids":[4],"tokens":["</s>"]}}}}`
+	tk, err := Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.EncodeSpecial("ab", nil); !slices.Equal(got, []int32{3, 2, 4}) {
+		t.Fatalf("EncodeSpecial: %v", got)
+	}
+	if got := tk.Encode("ab<s>", nil); !slices.Equal(got, []int32{2, 3}) {
+		t.Fatalf("Encode: %v", got)
+	}
+	if s, _ := tk.DecodeString([]int32{3, 2, 4}, true); s != "ab" {
+		t.Fatalf("skip-special decode %q", s)
+	}
+	if tk.BOS() != 3 || tk.EOS() != 4 {
+		t.Fatalf("bos %d eos %d", tk.BOS(), tk.EOS())
+	}
+}

@@ -95,6 +95,12 @@ func (m *bpeModel) encodeWord(word string, s *bpeScratch, dst []int32) []int32 {
 			return out
 		}
 	}
+	return m.encodeHeap(word, s, dst)
+}
+
+// encodeHeap is the general path: a binary heap of candidate merges over a
+// linked list of symbols, O(n log n) for long pieces.
+func (m *bpeModel) encodeHeap(word string, s *bpeScratch, dst []int32) []int32 {
 	syms := s.syms[:0]
 	for i := 0; i < len(word); i++ {
 		id := m.byteID[word[i]]
@@ -200,9 +206,11 @@ func (m *bpeModel) encodeSmall(word string, dst []int32) ([]int32, bool) {
 			break
 		}
 		ids[best] = next[best]
-		copy(ids[best+1:n-1], ids[best+2:n])
-		copy(ranks[best+1:n-2], ranks[best+2:n-1])
-		copy(next[best+1:n-2], next[best+2:n-1])
+		copy(ids[best+1:], ids[best+2:n])
+		if best+2 < n-1 { // pairs right of the merged one shift left by one
+			copy(ranks[best+1:], ranks[best+2:n-1])
+			copy(next[best+1:], next[best+2:n-1])
+		}
 		n--
 		if best+1 < n {
 			pair(best)

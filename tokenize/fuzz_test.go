@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -138,6 +139,39 @@ func FuzzFusedDigits(f *testing.F) {
 		got := fused[0].split(s, nil)
 		if strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
 			t.Fatalf("%q: fused %q, sequential %q", s, got, want)
+		}
+	})
+}
+
+// FuzzBPEPaths checks that the short-word path and the heap path of BPE
+// merge identically (the exactness tests cover the heap path on long
+// pieces and the short path on the rest).
+func FuzzBPEPaths(f *testing.F) {
+	for _, s := range []string{"hello", " the", "aaaaaaaa", "    ", "naïve", "ĠĠĠ", "12345678901234567890123"} {
+		f.Add(s)
+	}
+	var toks []*Tokenizer
+	if _, ok := shareddata.Find(); ok {
+		toks = append(toks, loadShipped(f, "smollm2"), loadShipped(f, "qwen3"))
+	}
+	tk, err := Parse(smallTokenizerJSON(f, PreGPT2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	toks = append(toks, tk)
+	f.Fuzz(func(t *testing.T, word string) {
+		if len(word) > smallWord {
+			word = word[:smallWord]
+		}
+		for _, tk := range toks {
+			small, ok := tk.model.encodeSmall(word, nil)
+			if !ok {
+				continue
+			}
+			heap := tk.model.encodeHeap(word, &bpeScratch{}, nil)
+			if !slices.Equal(small, heap) {
+				t.Fatalf("%q: short path %v, heap path %v", word, small, heap)
+			}
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/kilnlm/kiln/pipeline"
@@ -207,16 +206,15 @@ func (o *Output) Finish(dir string, tasks int) error {
 	if len(parts) != tasks {
 		return fmt.Errorf("tokenize finish: found %d task part manifests under %s, want %d", len(parts), dir, tasks)
 	}
-	ds := o.cfg.Dataset
-	if ds == "" {
-		// Inside kiln curate the run's identity (the curated dataset's
-		// version id) is known before outputs finish; the executor keeps it
-		// in its work folder beside the output folders.
-		if b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), ".kiln", "identity")); err == nil {
-			ds = strings.TrimSpace(string(b))
-		}
+	return writeMerged(dir, parts, prefixes, o.cfg.Dataset)
+}
+
+// SetDataset records the curated dataset's version id (the executor knows it
+// before outputs finish); an explicit dataset parameter wins.
+func (o *Output) SetDataset(versionID string) {
+	if o.cfg.Dataset == "" {
+		o.cfg.Dataset = versionID
 	}
-	return writeMerged(dir, parts, prefixes, ds)
 }
 
 // collectParts finds task part manifests under dir, sorted by task number

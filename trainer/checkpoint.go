@@ -202,16 +202,28 @@ func LatestCheckpoint(runDir string) (string, error) {
 
 // ReadCheckpointState reads state.json of a checkpoint directory.
 func ReadCheckpointState(dir string) (*CheckpointState, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	path := filepath.Join(dir, "state.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return ParseCheckpointState(b, path)
+}
+
+// ParseCheckpointState decodes and checks a state.json.
+func ParseCheckpointState(b []byte, file string) (*CheckpointState, error) {
 	var st CheckpointState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s/state.json: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if st.Format != CheckpointFormat {
-		return nil, fmt.Errorf("%s/state.json: format %d, this kiln reads %d", dir, st.Format, CheckpointFormat)
+		return nil, fmt.Errorf("%s: format %d, this kiln reads %d", file, st.Format, CheckpointFormat)
+	}
+	if err := st.Model.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if st.Step < 0 {
+		return nil, fmt.Errorf("%s: negative step %d", file, st.Step)
 	}
 	return &st, nil
 }
@@ -219,8 +231,16 @@ func ReadCheckpointState(dir string) (*CheckpointState, error) {
 // LoadParams reads a checkpoint's parameters into host memory.
 func LoadParams(dir string, st *CheckpointState) ([]float32, error) {
 	n := st.Model.NumParams()
+	path := filepath.Join(dir, "params.bin")
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != 4*n { // check before allocating what state.json claims
+		return nil, fmt.Errorf("%s: %d bytes, the model in state.json needs %d", path, fi.Size(), 4*n)
+	}
 	p := make([]float32, n)
-	return p, readFloats(filepath.Join(dir, "params.bin"), p, st.SHA256["params.bin"])
+	return p, readFloats(path, p, st.SHA256["params.bin"])
 }
 
 // load restores parameters, moments and counters from a checkpoint.
@@ -260,7 +280,16 @@ func Resume(rc RunConfig) (*Trainer, error) {
 		return nil, err
 	}
 	steps := rc.Options.Steps
+	next := rc.Lineage
 	rc.Model, rc.Options, rc.Lineage = st.Model, st.Options, st.Lineage
+	if next.MixtureHash != "" && next.MixtureHash != st.Lineage.MixtureHash {
+		// A remix: the run continues under a new mixture; the old one is
+		// kept in the lineage with the step it ended at.
+		prev := st.Lineage
+		next.Remixes = append(append([]Remix(nil), prev.Remixes...),
+			Remix{Step: st.Step, MixtureFile: prev.MixtureFile, MixtureHash: prev.MixtureHash, Shards: prev.Shards})
+		rc.Lineage = next
+	}
 	if steps > rc.Options.Steps {
 		rc.Options.Steps = steps
 	}

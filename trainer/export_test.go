@@ -112,3 +112,21 @@ func TestExportSafetensors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParseCheckpointState: malformed state files fail with an error, never
+// a panic, and accepted ones carry a valid model.
+func FuzzParseCheckpointState(f *testing.F) {
+	good, _ := json.Marshal(CheckpointState{Format: CheckpointFormat, Step: 3, Model: testConfig()})
+	f.Add(good)
+	f.Add([]byte(`{"format": 1, "model": {"hidden_size": 0}}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := ParseCheckpointState(data, "state.json")
+		if err != nil {
+			return
+		}
+		if st.Model.Validate() != nil || st.Step < 0 {
+			t.Fatalf("invalid state accepted: %+v", st)
+		}
+	})
+}

@@ -22,14 +22,6 @@ type MixtureData struct {
 	sets    []*shard.Set
 }
 
-// heldOutTail hides the last n documents of a source from training.
-type heldOutTail struct {
-	mixer.DocSource
-	n int
-}
-
-func (h heldOutTail) NumDocs() int { return h.DocSource.NumDocs() - h.n }
-
 // OpenMixture opens every shard set of the mixture file. From each source
 // it holds out its last heldOut documents (at most a tenth of the source)
 // for per-source evaluation; the loader never sees them. vars override the
@@ -61,7 +53,9 @@ func OpenMixture(path string, heldOut int, vars map[string]string) (*MixtureData
 			held = append(held, set.Doc(i, nil))
 		}
 		md.HeldOut[s.Name] = held
-		md.Sources[s.Name] = heldOutTail{set, n}
+		// mixer.Head keeps the shard source's loss masks and version check
+		// visible to the loader while hiding the held-out tail.
+		md.Sources[s.Name] = mixer.Head(mixer.ShardSource{Set: set}, set.NumDocs()-n)
 	}
 	return md, nil
 }

@@ -82,6 +82,17 @@ type Lineage struct {
 	MixtureVars map[string]string `json:"mixture_vars,omitempty"` // ${name} overrides used
 	Shards      map[string]string `json:"shards,omitempty"`       // source -> manifest version id
 	Note        string            `json:"note,omitempty"`
+	// Remixes lists the mixtures this run trained under before the current
+	// one, oldest first, with the step each was left at.
+	Remixes []Remix `json:"remixes,omitempty"`
+}
+
+// Remix records a mixture a run left mid-way for another one.
+type Remix struct {
+	Step        int               `json:"step"` // the last step trained under this mixture
+	MixtureFile string            `json:"mixture_file"`
+	MixtureHash string            `json:"mixture_hash"`
+	Shards      map[string]string `json:"shards,omitempty"`
 }
 
 // Trainer owns a model, its optimizer state and the run directory.
@@ -91,6 +102,7 @@ type Trainer struct {
 	Lineage Lineage
 	be      kernels.Backend
 	m, v    kernels.Buffer // AdamW moments, one allocation each
+	stopAt  int
 	step    int
 	data    Data
 	evals   map[string][]Input
@@ -118,6 +130,10 @@ type RunConfig struct {
 	Evals     map[string][]Input // held-out batches per source
 	Tokenizer Tokenizer
 	Log       io.Writer
+	// StopAt, when positive and below Options.Steps, ends Run after that
+	// step with a checkpoint, leaving the schedule as planned for Steps:
+	// the point where a curriculum is remixed.
+	StopAt int
 }
 
 // New starts a run: a fresh model initialised from the seed, checked for
@@ -141,7 +157,7 @@ func New(rc RunConfig) (*Trainer, error) {
 	if err := CheckDistinctInit(m); err != nil {
 		return nil, err
 	}
-	t := &Trainer{Model: m, Opt: rc.Options, Lineage: rc.Lineage, be: rc.Backend, data: rc.Data,
+	t := &Trainer{Model: m, Opt: rc.Options, Lineage: rc.Lineage, be: rc.Backend, data: rc.Data, stopAt: rc.StopAt,
 		evals: rc.Evals, tok: rc.Tokenizer, dir: rc.Dir, log: rc.Log, reopen: rc.Reopen, skip: map[int]bool{}}
 	if t.log == nil {
 		t.log = io.Discard
@@ -409,12 +425,30 @@ func (t *Trainer) writeMetrics(met StepMetrics) error {
 // Run trains until Opt.Steps, checkpointing (with evals and samples) every
 // CheckpointEvery steps and at the end.
 func (t *Trainer) Run(ctx context.Context) error {
-	for t.step < t.Opt.Steps {
+	saved := t.step
+	limit := t.Opt.Steps
+	if t.stopAt > 0 && t.stopAt < limit {
+		limit = t.stopAt
+	}
+	for t.step < limit {
 		if err := ctx.Err(); err != nil {
+			// Interrupted between steps: save so --resume loses nothing.
+			if t.step > saved {
+				if _, cerr := t.Checkpoint(); cerr != nil {
+					return fmt.Errorf("%w (and the interrupt checkpoint failed: %v)", err, cerr)
+				}
+			}
 			return err
 		}
 		met, err := t.TrainStep(ctx)
 		if err != nil {
+			if errors.Is(err, ErrNonFinite) {
+				// Leave the alarm in metrics.jsonl for the report; the
+				// values themselves are not JSON numbers.
+				if merr := t.writeMetrics(StepMetrics{Step: t.step + 1, Event: "non-finite: " + err.Error()}); merr != nil {
+					return fmt.Errorf("%w (and writing the alarm failed: %v)", err, merr)
+				}
+			}
 			return err
 		}
 		if met.Event == "spike: rollback" {
@@ -426,12 +460,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(t.log, "step %5d/%d  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  mfu %.1f%%  data %.1f%%\n",
 			met.Step, t.Opt.Steps, met.Loss, met.LR, met.GradNorm, met.TokensPerS, 100*met.MFU, 100*met.DataWait)
-		if t.step%max(1, t.Opt.CheckpointEvery) == 0 && t.Opt.CheckpointEvery > 0 || t.step == t.Opt.Steps {
+		if t.step%max(1, t.Opt.CheckpointEvery) == 0 && t.Opt.CheckpointEvery > 0 || t.step == limit {
 			ev, err := t.Checkpoint()
 			if err != nil {
 				return err
 			}
 			met.EvalLoss = ev
+			saved = t.step
 		}
 		if err := t.writeMetrics(met); err != nil {
 			return err

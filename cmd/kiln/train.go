@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kilnlm/kiln/kernels"
+	"github.com/kilnlm/kiln/kernels/cuda"
 	"github.com/kilnlm/kiln/mixer"
 	"github.com/kilnlm/kiln/tokenize"
 	"github.com/kilnlm/kiln/trainer"
@@ -19,6 +20,7 @@ import (
 
 const trainHelp = `usage: kiln train MIXTURE --model CONFIG [-o RUN_DIR] [--steps N] [flags]
        kiln train --resume RUN_DIR [--steps N]
+       kiln train --resume RUN_DIR NEW_MIXTURE        (remix: continue under a new mixture)
        kiln train --text FILE --model CONFIG [-o RUN_DIR]   (byte tokens, no shards)
 
 Trains a SmolLM3-family model on the curated shard sets of a mixture through
@@ -34,17 +36,20 @@ Examples:
       --tokenizer ../shared/data/tokenizers/smollm2/tokenizer.json
   kiln train recipes/mixtures/demo.yaml --var shards=out/shards --model tiny -o runs/demo
   kiln train --resume runs/demo --steps 400
+  kiln train recipes/mixtures/demo.yaml --var shards=out/shards -o runs/demo --steps 290 --stop-at 220
+  kiln train --resume runs/demo recipes/mixtures/demo-remix.yaml   # remix at step 220
+  kiln train recipes/mixtures/demo.yaml --model smollm2-135m --device cuda -o runs/gpu
   kiln train --text ../shared/data/corpus/books/war-and-peace.txt --model tiny -o runs/wp
 
 Flags:
 `
 
 type trainFlags struct {
-	model, out, resume, text, tokPath, schedule, spike, prompts string
-	steps, rows, accum, every, threads, heldOut, vocab, warmup  int
-	lr, minLR, clip, wd, peak                                   float64
-	seed                                                        uint64
-	promptsSet                                                  bool
+	model, out, resume, text, tokPath, schedule, spike, prompts, device string
+	steps, rows, accum, every, threads, heldOut, vocab, warmup, stopAt  int
+	lr, minLR, clip, wd, peak                                           float64
+	seed                                                                uint64
+	promptsSet                                                          bool
 }
 
 func cmdTrain(ctx context.Context, args []string) error {
@@ -60,9 +65,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 	fs.StringVar(&f.schedule, "schedule", "wsd", "learning-rate schedule: wsd or cosine")
 	fs.StringVar(&f.spike, "spike-action", def.SpikeAction, "on a loss spike: warn, skip or rollback")
 	fs.StringVar(&f.prompts, "prompts", strings.Join(def.Prompts, "|"), "vibe-test prompts, separated by |")
-	fs.IntVar(&f.steps, "steps", def.Steps, "optimizer steps")
+	fs.IntVar(&f.steps, "steps", def.Steps, "optimizer steps (the schedule's length)")
+	fs.IntVar(&f.stopAt, "stop-at", 0, "stop after this step with a checkpoint, schedule unchanged (e.g. to remix)")
+	fs.StringVar(&f.device, "device", "cpu", "compute device: cpu, or cuda (NVIDIA GPU; libraries loaded at run time)")
 	fs.IntVar(&f.rows, "micro-rows", 4, "rows per micro-batch")
-	fs.IntVar(&f.accum, "accum", 1, "micro-batches per optimizer step (gradient accumulation)")
+	fs.IntVar(&f.accum, "accum", 1, "micro-batches per optimizer step when the mixture sets no global_batch_tokens (otherwise one loader step: global batch / micro-rows)")
 	fs.IntVar(&f.every, "checkpoint-every", def.CheckpointEvery, "checkpoint, eval and sample every N steps")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads (0: all)")
 	fs.IntVar(&f.heldOut, "held-out", 16, "documents held out per source for evaluation")
@@ -95,10 +102,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 			f.promptsSet = true
 		}
 	})
-	be := kernels.NewCPU(f.threads)
-	if f.peak == 0 {
-		f.peak = kernels.MeasurePeak(be.Threads(), 300*time.Millisecond) / 1e9
+	be, closeBackend, err := newBackend(f.device, f.threads, &f.peak)
+	if err != nil {
+		return err
 	}
+	defer closeBackend()
 	var tok trainer.Tokenizer
 	if f.tokPath != "" {
 		t, err := tokenize.Load(f.tokPath)
@@ -120,6 +128,8 @@ func cmdTrain(ctx context.Context, args []string) error {
 	switch {
 	case f.text != "":
 		return trainText(ctx, f, opt, be)
+	case f.resume != "" && len(pos) > 1:
+		return fmt.Errorf("--resume takes at most one new MIXTURE (a remix), got %d", len(pos))
 	case f.resume != "":
 		ck, err := trainer.LatestCheckpoint(f.resume)
 		if err != nil {
@@ -130,6 +140,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 			return err
 		}
 		mixPath = st.Lineage.MixtureFile
+		if len(pos) == 1 {
+			// Remix: the loader state carries every source's cursor, so the
+			// new mixture continues each source where it stopped.
+			mixPath = pos[0]
+		}
 		for k, v := range st.Lineage.MixtureVars {
 			if _, set := vars[k]; !set {
 				vars[k] = v
@@ -177,8 +192,12 @@ func cmdTrain(ctx context.Context, args []string) error {
 	rc = trainer.RunConfig{Dir: f.out, Model: cfg, Options: opt, Lineage: md.Lineage, Backend: be,
 		Reopen: md.Reopen(lopts), Evals: md.Evals(1, T, 8), Tokenizer: tok, Log: os.Stdout}
 	var tr *trainer.Trainer
+	rc.StopAt = f.stopAt
 	if f.resume != "" {
 		tr, err = trainer.Resume(rc)
+		if err == nil && len(pos) == 1 {
+			err = copyRemixSpec(f.out, mixPath, tr.Lineage)
+		}
 	} else {
 		if rc.Data, err = rc.Reopen(nil); err != nil {
 			return err
@@ -262,6 +281,48 @@ func trainText(ctx context.Context, f trainFlags, opt trainer.Options, be kernel
 	return tr.Run(ctx)
 }
 
+// newBackend opens the compute device. For MFU it measures the CPU's peak
+// when none is given; on CUDA it uses the card's dense bf16 peak.
+func newBackend(device string, threads int, peakGFLOPS *float64) (kernels.Backend, func(), error) {
+	switch device {
+	case "cpu":
+		be := kernels.NewCPU(threads)
+		if *peakGFLOPS == 0 {
+			*peakGFLOPS = kernels.MeasurePeak(be.Threads(), 300*time.Millisecond) / 1e9
+		}
+		return be, func() {}, nil
+	case "cuda":
+		gb, err := cuda.New()
+		if err != nil {
+			return nil, nil, fmt.Errorf("--device cuda: %w", err)
+		}
+		if *peakGFLOPS == 0 {
+			*peakGFLOPS = 989.4e3 // H100/H200 SXM dense bf16, GFLOP/s
+		}
+		return gb, func() { gb.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("--device %q: want cpu or cuda", device)
+}
+
+// copyRemixSpec keeps the mixture a run was remixed into beside the first
+// one in RUN/specs, named by the step it took over, so the report and the
+// lineage find every stage's targets.
+func copyRemixSpec(runDir, mixPath string, lin trainer.Lineage) error {
+	b, err := os.ReadFile(mixPath)
+	if err != nil {
+		return fmt.Errorf("remix: %w", err)
+	}
+	step := 0
+	if n := len(lin.Remixes); n > 0 {
+		step = lin.Remixes[n-1].Step
+	}
+	dst := filepath.Join(runDir, "specs", fmt.Sprintf("remix-step%07d-%s", step, filepath.Base(mixPath)))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
+
 type tokAdapter struct{ t *tokenize.Tokenizer }
 
 func (a tokAdapter) Encode(s string) []int32 { return a.t.Encode(s, nil) }
@@ -274,7 +335,7 @@ func (a tokAdapter) Decode(ids []int32) string {
 }
 
 const benchHelp = `usage: kiln bench peak [--threads N] [--seconds S]
-       kiln bench train [--model small-16m] [--batch 8] [--seq 256] [--steps 3] [--threads N]
+       kiln bench train [--model small-16m] [--batch 8] [--seq 256] [--steps 3] [--threads N] [--device cpu|cuda]
 
 peak measures the machine's fp32 FMA throughput with Kiln's matmul
 micro-kernel (the ceiling MFU is reported against); train times full
@@ -297,6 +358,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 8, "train: rows per step")
 	seq := fs.Int("seq", 256, "train: sequence length")
 	steps := fs.Int("steps", 3, "train: timed steps")
+	device := fs.String("device", "cpu", "train: cpu or cuda")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -311,12 +373,17 @@ func cmdBench(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		peak := kernels.MeasurePeak(be.Threads(), 500*time.Millisecond)
-		r, err := trainer.Bench(be, cfg, *batch, *seq, *steps, peak)
+		peakG := 0.0
+		tbe, closeBackend, err := newBackend(*device, *threads, &peakG)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("peak %.1f GFLOP/s on %d threads\n%s\n", peak/1e9, be.Threads(), r)
+		defer closeBackend()
+		r, err := trainer.Bench(tbe, cfg, *batch, *seq, *steps, peakG*1e9)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: peak %.1f GFLOP/s\n%s\n", *device, peakG, r)
 		return nil
 	}
 	return fmt.Errorf("unknown bench %q (want peak or train)", args[0])

@@ -262,6 +262,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// Outputs' Finish, then hash what Finish added or changed.
 	for i, o := range r.allOutputs() {
+		if da, ok := o.(pipeline.DatasetAware); ok {
+			da.SetDataset(vid)
+		}
 		if err := o.Finish(r.outDirs[i], len(r.tasks)); err != nil {
 			return nil, fmt.Errorf("output %s: finish: %w", o.Name(), err)
 		}
