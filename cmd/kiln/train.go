@@ -97,11 +97,20 @@ func cmdTrain(ctx context.Context, args []string) error {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	stepsSet := false
 	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "prompts" {
+		switch fl.Name {
+		case "prompts":
 			f.promptsSet = true
+		case "steps":
+			stepsSet = true
 		}
 	})
+	if f.resume != "" && !stepsSet {
+		// Resume keeps the checkpoint's planned length unless told to go
+		// further.
+		f.steps = 0
+	}
 	be, closeBackend, err := newBackend(f.device, f.threads, &f.peak)
 	if err != nil {
 		return err

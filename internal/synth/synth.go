@@ -48,63 +48,98 @@ func (g *Generator) pick(words []string) string { return words[g.rng.IntN(len(wo
 
 func (g *Generator) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
 
+// topic is a small grammar: sentences combine determiners, shared
+// adjectives and the topic's nouns and verbs, so a document rarely repeats
+// a 5-gram (as real prose does not) while staying on one subject.
 type topic struct {
-	name     string
-	subjects []string
-	verbs    []string
-	objects  []string
-	details  []string
+	name    string
+	nouns   []string // subjects
+	verbs   []string // transitive, third person singular
+	objects []string // plural or mass nouns
 }
 
 var topics = []topic{
 	{"gardening",
-		[]string{"the gardener", "a tomato plant", "the compost heap", "our raised bed", "the orchard", "a young seedling", "the soil"},
-		[]string{"needs", "benefits from", "depends on", "responds well to", "struggles without", "thrives with"},
-		[]string{"regular watering", "well drained soil", "a sunny position", "a layer of mulch", "careful pruning", "rich organic matter", "early spring planting"},
-		[]string{"during the first few weeks", "especially in dry summers", "when the nights are still cold", "if you want a good harvest", "before the first frost arrives", "in most temperate climates"}},
+		[]string{"gardener", "tomato plant", "compost heap", "raised bed", "orchard", "seedling", "hedge", "greenhouse", "allotment", "rose bush", "vegetable patch", "lawn", "herb border", "pear tree", "potting shed"},
+		[]string{"needs", "benefits from", "depends on", "responds to", "struggles without", "thrives on", "tolerates", "suffers from", "rewards", "attracts"},
+		[]string{"watering", "drainage", "sunlight", "mulch", "pruning", "manure", "pollinators", "slugs", "frost", "shade", "seaweed feed", "bees", "cuttings", "weeds", "loam"}},
 	{"cycling",
-		[]string{"a touring cyclist", "the rear derailleur", "a good pair of tyres", "the chain", "a long climb", "the club ride", "our local trail"},
-		[]string{"requires", "rewards", "wears down without", "is easier with", "demands", "improves with"},
-		[]string{"steady pacing", "regular cleaning", "the right gear ratio", "a bit of patience", "correct tyre pressure", "fresh lubricant", "a comfortable saddle"},
-		[]string{"on long weekend rides", "after a wet week", "when the road turns upward", "for riders of every level", "throughout the racing season", "on gravel and tarmac alike"}},
+		[]string{"cyclist", "derailleur", "tyre", "chain", "climb", "club ride", "trail", "frame", "saddle", "wheel", "commuter", "descent", "headwind", "sprint", "mechanic"},
+		[]string{"requires", "rewards", "wears without", "is easier with", "demands", "improves with", "punishes", "tests", "needs", "favours"},
+		[]string{"pacing", "cleaning", "gear ratios", "patience", "tyre pressure", "lubricant", "cadence", "spare tubes", "mudguards", "brake pads", "energy gels", "rest days", "bearings", "spokes", "lights"}},
 	{"history",
-		[]string{"the medieval town", "the old harbour", "a local historian", "the cathedral", "the trade guild", "the railway company", "the village school"},
-		[]string{"grew because of", "was shaped by", "kept records of", "changed after", "was rebuilt with", "depended heavily on"},
-		[]string{"the wool trade", "a series of floods", "new bridges across the river", "the arrival of the railway", "generous donations", "the harbour tolls", "careful stonework"},
-		[]string{"in the fourteenth century", "over several generations", "according to surviving letters", "long before the industrial age", "as the parish records show", "within a single decade"}},
+		[]string{"town", "harbour", "historian", "cathedral", "guild", "railway company", "village school", "abbey", "market", "castle", "mill", "parish", "merchant", "bridge", "archive"},
+		[]string{"grew because of", "was shaped by", "kept records of", "changed after", "was rebuilt with", "depended on", "profited from", "suffered from", "recorded", "preserved"},
+		[]string{"wool", "floods", "tolls", "stonework", "donations", "taxes", "pilgrims", "charters", "letters", "timber", "fires", "plague", "ledgers", "maps", "treaties"}},
 	{"cooking",
-		[]string{"a good risotto", "the bread dough", "this soup", "a slow braise", "the pastry", "our favourite curry", "a simple salad"},
-		[]string{"needs", "tastes better with", "is ruined by", "comes together with", "relies on", "improves with"},
-		[]string{"patience and low heat", "freshly ground spices", "a splash of lemon juice", "cold butter", "a long resting time", "good olive oil", "plenty of seasoning"},
-		[]string{"on a weeknight", "when guests arrive", "in the depths of winter", "after a long day", "for a family of four", "with very little effort"}},
+		[]string{"risotto", "bread dough", "soup", "braise", "pastry", "curry", "salad", "stew", "omelette", "sauce", "roast", "pancake batter", "stock", "marinade", "pie"},
+		[]string{"needs", "tastes better with", "is ruined by", "comes together with", "relies on", "improves with", "balances", "welcomes", "hides", "absorbs"},
+		[]string{"patience", "spices", "lemon juice", "butter", "resting time", "olive oil", "seasoning", "garlic", "fresh herbs", "stock", "vinegar", "cream", "shallots", "saffron", "pepper"}},
 	{"software",
-		[]string{"the build system", "a careful code review", "the test suite", "our deployment script", "the database index", "a small refactoring", "the caching layer"},
-		[]string{"catches", "prevents", "depends on", "speeds up", "simplifies", "reveals"},
-		[]string{"subtle race conditions", "slow queries", "configuration drift", "unclear interfaces", "memory leaks", "flaky network calls", "duplicated logic"},
-		[]string{"before a release", "in a growing team", "under heavy load", "when deadlines are tight", "across many services", "on every commit"}},
+		[]string{"build system", "code review", "test suite", "deployment script", "database index", "refactoring", "cache", "compiler", "scheduler", "profiler", "linter", "release branch", "queue", "parser", "allocator"},
+		[]string{"catches", "prevents", "depends on", "speeds up", "simplifies", "reveals", "hides", "amplifies", "tolerates", "exposes"},
+		[]string{"race conditions", "slow queries", "configuration drift", "interfaces", "memory leaks", "network calls", "duplicated logic", "regressions", "timeouts", "deadlocks", "allocations", "retries", "dependencies", "edge cases", "warnings"}},
 	{"astronomy",
-		[]string{"the night sky", "a small telescope", "the Andromeda galaxy", "an amateur observer", "the planet Saturn", "a meteor shower", "the observatory"},
-		[]string{"shows", "rewards", "is best seen with", "depends on", "reveals", "becomes clearer with"},
-		[]string{"dark skies away from the city", "a steady tripod", "a few minutes of dark adaptation", "clear and dry air", "a good star chart", "patient observation", "a wide field eyepiece"},
-		[]string{"in late autumn", "after midnight", "during a new moon", "from a quiet hillside", "on a cold clear evening", "with the naked eye"}},
+		[]string{"night sky", "telescope", "galaxy", "observer", "planet", "meteor shower", "observatory", "nebula", "comet", "eyepiece", "star cluster", "moon", "binocular view", "camera", "astronomer"},
+		[]string{"shows", "rewards", "is best seen with", "depends on", "reveals", "hides", "needs", "demands", "benefits from", "suffers from"},
+		[]string{"dark skies", "tripods", "dark adaptation", "dry air", "star charts", "patience", "filters", "long exposures", "clear horizons", "cold nights", "magnification", "good seeing", "calibration", "tracking", "optics"}},
 }
 
-var connectors = []string{"However,", "In practice,", "For example,", "As a result,", "Of course,", "In many cases,", "Still,", "Above all,"}
+var (
+	determiners = []string{"the", "a", "every", "this", "our", "each", "one", "that", "any", "your"}
+	adjectives  = []string{"small", "old", "careful", "busy", "quiet", "simple", "modern", "local", "patient", "cheap", "heavy", "bright", "steady", "honest", "rare",
+		"humble", "stubborn", "clever", "gentle", "rough", "famous", "ordinary", "proud", "tired", "curious", "reliable", "fragile", "generous", "strange", "narrow"}
+	prepositions = []string{"in", "during", "after", "before", "throughout", "since", "until", "despite", "without", "because of"}
+	timeNouns    = []string{"morning", "season", "week", "storm", "holiday", "winter", "decade", "harvest", "evening", "summer", "spring", "deadline", "journey", "festival", "month"}
+	templates    = []string{
+		"%[1]s %[2]s %[3]s %[4]s.",
+		"%[4]s, %[1]s %[2]s %[3]s.",
+		"Most people agree that %[1]s %[2]s %[3]s %[4]s.",
+		"It is worth noting that %[1]s %[2]s %[3]s, and not only %[4]s.",
+		"%[1]s %[2]s %[3]s, which is easy to forget %[4]s.",
+		"Ask anyone with experience and they will tell you that %[1]s %[2]s %[3]s %[4]s.",
+		"To be fair, %[1]s %[2]s %[3]s %[4]s as well.",
+	}
+)
 
-func (g *Generator) sentence(t topic) string {
-	s := fmt.Sprintf("%s %s %s %s.", g.pick(t.subjects), g.pick(t.verbs), g.pick(t.objects), g.pick(t.details))
+func (g *Generator) nounPhrase(noun string) string {
+	if g.rng.IntN(2) == 0 {
+		return g.pick(determiners) + " " + g.pick(adjectives) + " " + noun
+	}
+	return g.pick(determiners) + " " + noun
+}
+
+// sentence writes one sentence; templates with fixed wording (index 2 on)
+// are used at most once per document, as a writer would not repeat them.
+func (g *Generator) sentence(t topic, used map[int]bool) string {
+	ti := g.rng.IntN(len(templates))
+	if ti >= 2 && used != nil {
+		if used[ti] {
+			ti = g.rng.IntN(2)
+		}
+		used[ti] = true
+	}
+	subj := g.nounPhrase(g.pick(t.nouns))
+	obj := g.pick(t.objects)
+	if g.rng.IntN(2) == 0 {
+		obj = g.pick(adjectives) + " " + obj
+	}
+	tail := g.pick(prepositions) + " " + g.nounPhrase(g.pick(timeNouns))
+	s := fmt.Sprintf(templates[ti], subj, g.pick(t.verbs), obj, tail)
 	s = strings.ToUpper(s[:1]) + s[1:]
-	if g.rng.IntN(3) == 0 {
+	if g.rng.IntN(4) == 0 {
 		c := g.pick(connectors)
 		s = c + " " + strings.ToLower(s[:1]) + s[1:]
 	}
 	return s
 }
 
-func (g *Generator) paragraph(t topic, sentences int) string {
+var connectors = []string{"However,", "In practice,", "For example,", "As a result,", "Of course,", "In many cases,", "Still,", "Above all,"}
+
+func (g *Generator) paragraph(t topic, sentences int, used map[int]bool) string {
 	parts := make([]string, sentences)
 	for i := range parts {
-		parts[i] = g.sentence(t)
+		parts[i] = g.sentence(t, used)
 	}
 	return strings.Join(parts, " ")
 }
@@ -113,11 +148,12 @@ func (g *Generator) article(t topic) string {
 	var b strings.Builder
 	title := strings.ToUpper(t.name[:1]) + t.name[1:]
 	fmt.Fprintf(&b, "A practical guide to %s\n\n", title)
+	used := map[int]bool{}
 	for p, n := 0, g.between(4, 8); p < n; p++ {
 		if p > 0 {
 			b.WriteString("\n\n")
 		}
-		b.WriteString(g.paragraph(t, g.between(3, 6)))
+		b.WriteString(g.paragraph(t, g.between(3, 6), used))
 	}
 	return b.String()
 }
@@ -150,7 +186,7 @@ func (g *Generator) junk() string {
 	case 2:
 		return strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", g.between(5, 20))
 	default: // repeated lines
-		line := g.sentence(topics[g.rng.IntN(len(topics))])
+		line := g.sentence(topics[g.rng.IntN(len(topics))], nil)
 		return strings.Repeat(line+"\n", g.between(20, 60))
 	}
 }
@@ -176,9 +212,9 @@ func (g *Generator) nearCopy(text string) string {
 	i := g.rng.IntN(len(paras))
 	switch g.rng.IntN(3) {
 	case 0:
-		paras[i] = paras[i] + " " + g.sentence(t)
+		paras[i] = paras[i] + " " + g.sentence(t, nil)
 	case 1:
-		paras = append(paras, "Updated: "+g.sentence(t))
+		paras = append(paras, "Updated: "+g.sentence(t, nil))
 	default:
 		if len(paras) > 3 {
 			paras = append(paras[:i], paras[i+1:]...)
