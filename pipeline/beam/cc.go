@@ -60,7 +60,7 @@ func (bandEdgesFn) ProcessElement(_ string, iter func(*member) bool, emit func(e
 // a union-find whose roots are the lowest input order, so the kept document
 // of a cluster is the first in input order (the local executor's rule).
 // It sees only documents that share a bucket with another one: its memory is
-// about 64 bytes per such document, not per corpus document.
+// a few hundred bytes per such document, not per corpus document.
 type componentsFn struct{}
 
 func (componentsFn) ProcessElement(_ int, iter func(*edge) bool, emit func(int64, decision)) {
