@@ -16,9 +16,7 @@ import (
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/executor"
 	"github.com/kilnlm/kiln/pipeline/manifest"
-	"github.com/kilnlm/kiln/pipeline/readers"
 	"github.com/kilnlm/kiln/pipeline/recipe"
-	"github.com/kilnlm/kiln/pipeline/writers"
 )
 
 // recipeSets collects repeated --set NAME.PARAM=VALUE flags.
@@ -27,62 +25,13 @@ type recipeSets []string
 func (s *recipeSets) String() string     { return strings.Join(*s, " ") }
 func (s *recipeSets) Set(v string) error { *s = append(*s, v); return nil }
 
-// curateParseInterspersed parses flags that may come before or after the
-// positional arguments (kiln curate RECIPE -o DIR), returning the
-// positionals.
-func curateParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// readerOptions maps a recipe input onto the readers package's options.
-func readerOptions(in recipe.Input) readers.Options {
-	return readers.Options{
-		Format: in.Format, Source: in.Source, TextField: in.TextField, IDField: in.IDField,
-		MetaFields: in.MetaFields, Paragraphs: in.Paragraphs, MaxFileBytes: in.MaxFileBytes, TaskBytes: in.TaskBytes,
-	}
-}
-
-func checkInput(in recipe.Input) error {
-	_, err := readers.New(readerOptions(in))
-	return err
-}
-
-func executorDeps() executor.Deps {
-	return executor.Deps{
-		NewReader: func(in recipe.Input) (pipeline.Reader, error) { return readers.New(readerOptions(in)) },
-		NewDocsOutput: func(format string) (pipeline.Output, error) {
-			switch format {
-			case recipe.FormatJSONLZstd:
-				return writers.JSONLOutput(), nil
-			case recipe.FormatParquet:
-				return writers.ParquetOutput(), nil
-			}
-			return nil, fmt.Errorf("unknown docs format %q", format)
-		},
-		NewRejected: func(w io.Writer, sample float64) (executor.DocWriter, error) {
-			return writers.NewRejected(w, sample)
-		},
-	}
-}
-
 // loadRecipe loads and resolves a recipe against the binary's registry.
 func loadRecipe(path string, sets []string) (*recipe.Resolved, error) {
 	r, err := recipe.Load(path, recipe.LoadOptions{Sets: sets})
 	if err != nil {
 		return nil, err
 	}
-	return r.Resolve(newRegistry(), checkInput)
+	return r.Resolve(newRegistry(), executor.CheckInput)
 }
 
 func curateIsTerminal(f *os.File) bool {
@@ -112,7 +61,7 @@ func cmdCurate(ctx context.Context, args []string) error {
 	var sets recipeSets
 	fs.Var(&sets, "set", "override a step parameter: NAME.PARAM=VALUE (repeatable; also run.seed, outputs.rejected_sample)")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, curateHelp); fs.PrintDefaults() }
-	pos, err := curateParseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -131,7 +80,7 @@ func cmdCurate(ctx context.Context, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("runs", res.Recipe.Name)
 	}
-	cfg := executor.Config{Resolved: res, Dir: dir, Workers: *workers, KilnVersion: version, Deps: executorDeps(), Log: os.Stderr}
+	cfg := executor.Config{Resolved: res, Dir: dir, Workers: *workers, KilnVersion: version, Deps: executor.DefaultDeps(), Log: os.Stderr}
 	switch *progress {
 	case "auto":
 		cfg.Terminal = curateIsTerminal(os.Stderr)
@@ -186,7 +135,7 @@ func cmdRecipe(ctx context.Context, args []string) error {
 	var sets recipeSets
 	fs.Var(&sets, "set", "override a step parameter: NAME.PARAM=VALUE")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, recipeHelp) }
-	pos, err := curateParseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -265,7 +214,7 @@ func cmdInspect(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print manifest.json as is")
 	showFiles := fs.Bool("files", false, "list every output file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, inspectHelp) }
-	pos, err := curateParseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

@@ -31,9 +31,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		for _, src := range []string{"web", "code", "math"} {
 			var st struct {
 				Records, Docs, Kept, Dropped, Skipped int64
-				DroppedBy                            map[string]int64 `json:"dropped_by_reason"`
-				SkippedBy                            map[string]int64 `json:"skipped_by_reason"`
-				Stages                               []struct {
+				DroppedBy                             map[string]int64 `json:"dropped_by_reason"`
+				SkippedBy                             map[string]int64 `json:"skipped_by_reason"`
+				Stages                                []struct {
 					Name    string
 					In, Out int64
 					Dropped map[string]int64

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -91,5 +92,19 @@ func main() {
 	}
 }
 
-// errNotYet is returned by verbs whose issue has not landed.
-func errNotYet(verb string) error { return fmt.Errorf("%s is not implemented yet", verb) }
+// parseFlags parses flags that may come before or after positional
+// arguments (kiln curate RECIPE -o DIR) and returns the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

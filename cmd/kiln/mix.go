@@ -64,19 +64,11 @@ func mixInspect(ctx context.Context, args []string, w io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	maxRepeat := fs.Float64("max-repeat", 0, "warn above this many expected epochs (0: the mixture's max_repeat)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), mixHelp); fs.PrintDefaults() }
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return errors.New("want exactly one MIXTURE file (kiln mix inspect --help)")

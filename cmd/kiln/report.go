@@ -33,7 +33,7 @@ func cmdReport(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, reportHelp); fs.PrintDefaults() }
 	title := fs.String("title", "", "page title (default: from the folder name)")
 	clusterDocs := fs.Int64("cluster-docs", 1_000_000, "kept documents read per curated run to count dedup clusters (negative: none)")
-	pos, err := curateParseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -100,7 +100,7 @@ func lineageArgs(name, help string, args []string, strict *bool) (string, lineag
 	if strict != nil {
 		fs.BoolVar(strict, "strict", false, "fail on links or raw inputs that cannot be found")
 	}
-	pos, err := curateParseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return "", lineage.Options{}, err
 	}

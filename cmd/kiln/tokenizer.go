@@ -59,23 +59,6 @@ func cmdTokenizer(ctx context.Context, args []string) error {
 
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "help" }
 
-// parseFlags parses flags that may come before or after positional
-// arguments and returns the positionals.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func loadTokenizerFlag(path string) (*tokenize.Tokenizer, error) {
 	if path == "" {
 		return nil, errors.New("--tokenizer FILE (a Hugging Face tokenizer.json) is required")

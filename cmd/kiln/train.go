@@ -83,19 +83,11 @@ func cmdTrain(ctx context.Context, args []string) error {
 	fs.Uint64Var(&f.seed, "seed", def.Seed, "initialisation seed")
 	vars := mixVars{}
 	fs.Var(vars, "var", "NAME=VALUE: set a mixture ${NAME} variable (repeatable)")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	stepsSet := false
 	fs.Visit(func(fl *flag.Flag) {
@@ -413,19 +405,11 @@ func cmdExport(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, exportHelp); fs.PrintDefaults() }
 	out := fs.String("o", "", "output directory")
 	tok := fs.String("tokenizer", "", "tokenizer.json to copy")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	if len(pos) != 1 || *out == "" {
 		fs.Usage()

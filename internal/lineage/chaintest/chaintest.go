@@ -28,7 +28,6 @@ import (
 	"github.com/kilnlm/kiln/mixer"
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/executor"
-	"github.com/kilnlm/kiln/pipeline/readers"
 	"github.com/kilnlm/kiln/pipeline/recipe"
 	"github.com/kilnlm/kiln/pipeline/writers"
 	"github.com/kilnlm/kiln/tokenize"
@@ -89,10 +88,10 @@ func Build(t testing.TB, top string) *Chain {
 			src, raw, src, stages)), 0o644))
 		r, err := recipe.Load(rp, recipe.LoadOptions{})
 		must(err)
-		res, err := r.Resolve(reg, func(in recipe.Input) error { _, err := readers.New(readerOptions(in)); return err })
+		res, err := r.Resolve(reg, executor.CheckInput)
 		must(err)
 		dir := filepath.Join(top, "curate", src)
-		_, err = executor.Run(ctx, executor.Config{Resolved: res, Dir: dir, Workers: 1, KilnVersion: "chaintest", Deps: deps()})
+		_, err = executor.Run(ctx, executor.Config{Resolved: res, Dir: dir, Workers: 1, KilnVersion: "chaintest", Deps: executor.DefaultDeps()})
 		must(err)
 		c.Curated[src] = dir
 	}
@@ -204,27 +203,6 @@ func genCorpus(src string, n int) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-func readerOptions(in recipe.Input) readers.Options {
-	return readers.Options{Format: in.Format, Source: in.Source, TextField: in.TextField, IDField: in.IDField,
-		MetaFields: in.MetaFields, Paragraphs: in.Paragraphs, MaxFileBytes: in.MaxFileBytes, TaskBytes: in.TaskBytes}
-}
-
-func deps() executor.Deps {
-	return executor.Deps{
-		NewReader: func(in recipe.Input) (pipeline.Reader, error) { return readers.New(readerOptions(in)) },
-		NewDocsOutput: func(format string) (pipeline.Output, error) {
-			switch format {
-			case recipe.FormatJSONLZstd:
-				return writers.JSONLOutput(), nil
-			case recipe.FormatParquet:
-				return writers.ParquetOutput(), nil
-			}
-			return nil, fmt.Errorf("unknown docs format %q", format)
-		},
-		NewRejected: func(w io.Writer, sample float64) (executor.DocWriter, error) { return writers.NewRejected(w, sample) },
-	}
 }
 
 type tokAdapter struct{ t *tokenize.Tokenizer }
