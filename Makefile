@@ -6,10 +6,19 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/kiln
 
-.PHONY: build test vet fmt demo bench clean
+.PHONY: build build-beam test test-beam vet fmt demo bench clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kiln
+
+# Beam (distributed curation) is behind a build tag: it makes the binary
+# 2.7x larger and a cold build 3x slower (docs/DEPENDENCIES.md).
+build-beam:
+	$(GO) build -tags beam -ldflags "$(LDFLAGS)" -o bin/kiln-beam ./cmd/kiln
+
+test-beam:
+	$(GO) vet -tags beam ./pipeline/beam/ ./cmd/kiln/
+	$(GO) test -tags beam ./pipeline/beam/ ./cmd/kiln/
 
 vet:
 	$(GO) vet ./...

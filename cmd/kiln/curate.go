@@ -54,7 +54,11 @@ Flags:
 `
 
 func cmdCurate(ctx context.Context, args []string) error {
+	if r := curateRunner(args); r != "local" {
+		return cmdCurateBeam(ctx, args) // docs/distributed.md
+	}
 	fs := flag.NewFlagSet("curate", flag.ContinueOnError)
+	fs.String("runner", "local", "local, or a Beam runner: prism, flink, spark, dataflow (kiln built with -tags beam; other --name=value flags go to Beam)")
 	out := fs.String("o", "", "run directory (default: runs/<recipe name>)")
 	workers := fs.Int("workers", 0, "processing goroutines (0: the recipe's run.workers, else one per CPU)")
 	progress := fs.String("progress", "auto", "progress output: auto, bar, log or none")

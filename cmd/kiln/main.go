@@ -74,6 +74,9 @@ func usage() {
 }
 
 func main() {
+	if beamWorkerMain() { // a Beam runner started this binary as an SDK worker
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage()
 		os.Exit(2)

@@ -131,20 +131,32 @@ func NewExact(cfg ExactConfig) (*Exact, error) {
 	c.keys = func() (keyFunc, error) {
 		var sb strings.Builder
 		return func(d *pipeline.Document, emit func(uint32, uint64, uint64) error) error {
-			var h uint64
-			if cfg.Key == "url" {
-				u := d.MetaString("url")
-				if u == "" {
-					return nil
-				}
-				h = xxhash.Sum64String(strings.TrimSpace(u))
-			} else {
-				h = xxhash.Sum64String(lightNormalize(&sb, d.Text))
+			h, aux, ok := ExactKey(&sb, &cfg, d)
+			if !ok {
+				return nil
 			}
-			return emit(0, h, priorityAux(d, cfg.Priority))
+			return emit(0, h, aux)
 		}, nil
 	}
 	return e, nil
+}
+
+// ExactKey is exact_dedup's grouping key for d: the xxhash of the lightly
+// normalised text (or of the trimmed url when cfg.Key is url), and the
+// priority sort key (lower sorts first). ok is false for a document without
+// a url under key url: it is never a duplicate. The Beam runner groups by
+// the same key, so both executors keep the same documents.
+func ExactKey(sb *strings.Builder, cfg *ExactConfig, d *pipeline.Document) (hash, aux uint64, ok bool) {
+	if cfg.Key == "url" {
+		u := d.MetaString("url")
+		if u == "" {
+			return 0, 0, false
+		}
+		hash = xxhash.Sum64String(strings.TrimSpace(u))
+	} else {
+		hash = xxhash.Sum64String(lightNormalize(sb, d.Text))
+	}
+	return hash, priorityAux(d, cfg.Priority), true
 }
 
 // priorityAux maps a priority to a sort key where the highest priority

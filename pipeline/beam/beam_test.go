@@ -47,6 +47,10 @@ inputs:
     paths: ["` + data + `/corpus/web/cc_en_head-*.jsonl"]
     format: jsonl
     source: web
+  - name: dclm
+    paths: ["` + data + `/corpus/web/dclm_labeled.jsonl"]
+    format: jsonl
+    source: web
   - name: warc
     paths: ["` + data + `/corpus/web/warc/*.warc.gz"]
     format: warc

@@ -6,18 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/cespare/xxhash/v2"
-	"golang.org/x/text/unicode/norm"
 
-	"github.com/kilnlm/kiln/filters/dedup"
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/executor"
 	"github.com/kilnlm/kiln/pipeline/manifest"
@@ -197,80 +192,6 @@ func (f *starFn) ProcessElement(_ int64, iter func(*adj) bool, emit func(edge)) 
 	}
 	// Neighbours above u are handled by their own small star (u is below
 	// them), so no edge is lost.
-}
-
-// exactKey is exact_dedup's key for d: the xxhash of the lightly normalised
-// text (or the trimmed url), and the priority sort key. It must match
-// filters/dedup's Exact; the lead is asked to export that function so this
-// copy can go (see the report).
-func exactKey(sb *strings.Builder, c *dedup.ExactConfig, d *pipeline.Document) (hash, aux uint64, ok bool) {
-	if c.Key == "url" {
-		u := d.MetaString("url")
-		if u == "" {
-			return 0, 0, false
-		}
-		hash = xxhash.Sum64String(strings.TrimSpace(u))
-	} else {
-		hash = xxhash.Sum64String(lightNormalize(sb, d.Text))
-	}
-	return hash, priorityAux(d, c.Priority), true
-}
-
-// lightNormalize mirrors filters/dedup's form for exact hashing: NFC,
-// lowercase, white space runs collapsed to one space, trimmed.
-func lightNormalize(b *strings.Builder, s string) string {
-	b.Reset()
-	s = norm.NFC.String(s)
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
-}
-
-// priorityAux mirrors filters/dedup: highest priority sorts first, a
-// missing or non-numeric one last.
-func priorityAux(d *pipeline.Document, field string) uint64 {
-	if field == "" {
-		return 0
-	}
-	var x float64
-	switch v := d.Meta[field].(type) {
-	case float64:
-		x = v
-	case float32:
-		x = float64(v)
-	case int:
-		x = float64(v)
-	case int64:
-		x = float64(v)
-	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return math.MaxUint64
-		}
-		x = f
-	default:
-		return math.MaxUint64
-	}
-	if math.IsNaN(x) {
-		return math.MaxUint64
-	}
-	b := math.Float64bits(x)
-	if b>>63 == 1 {
-		b = ^b
-	} else {
-		b |= 1 << 63
-	}
-	return ^b - 1
 }
 
 // finishFn runs once, after every task is written: it merges the outputs

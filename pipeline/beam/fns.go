@@ -173,6 +173,9 @@ type taskEmitter struct {
 }
 
 func (e *taskEmitter) Doc(d *pipeline.Document) error {
+	if e.seq >= 1<<32 {
+		return fmt.Errorf("beam: task %d has more than 2^32 documents; lower the input's task_bytes", e.task)
+	}
 	ord := ordOf(e.task, e.seq)
 	e.seq++
 	e.docs++
@@ -488,7 +491,7 @@ func (f *keyFn) ProcessElement(rec docRec, emit func(string, member)) error {
 	}
 	var k [12]byte
 	if f.exact != nil {
-		h, aux, ok := exactKey(&f.sb, f.exact, &d)
+		h, aux, ok := dedup.ExactKey(&f.sb, f.exact, &d)
 		if !ok {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
@@ -142,5 +143,30 @@ func checkModel(t *testing.T, p *pipepb.Pipeline) {
 	}
 	if gbks == 0 {
 		t.Error("no GroupByKey: dedup and the per-task writers should shuffle")
+	}
+}
+
+// TestTranslateRefuses checks the errors a recipe gets before anything is
+// submitted: an unsupported global stage (named with its recipe position)
+// and a missing run directory.
+func TestTranslateRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte(`{"id":"a","text":"one two three"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := resolve(t, dir, "lines", `name: lines
+inputs:
+  - name: in
+    paths: ["in.jsonl"]
+    format: jsonl
+stages:
+  - line_dedup
+`)
+	_, err := Translate(res, Options{Out: filepath.Join(dir, "run")})
+	if err == nil || !strings.Contains(err.Error(), "line_dedup") || !strings.Contains(err.Error(), "lines.yaml:") {
+		t.Errorf("line_dedup: err = %v, want an error naming the step and the recipe line", err)
+	}
+	if _, err := Translate(res, Options{}); err == nil {
+		t.Error("no output directory: want an error")
 	}
 }
