@@ -16,9 +16,12 @@ build:
 build-beam:
 	$(GO) build -tags beam -ldflags "$(LDFLAGS)" -o bin/kiln-beam ./cmd/kiln
 
+# The Beam tests (prism equivalence with the local executor, offline graph
+# validation for Flink and Dataflow); part of make test.
 test-beam:
 	$(GO) vet -tags beam ./pipeline/beam/ ./cmd/kiln/
-	$(GO) test -tags beam ./pipeline/beam/ ./cmd/kiln/
+	$(GO) test -tags beam ./pipeline/beam/
+	$(GO) test -tags beam -run 'Beam' ./cmd/kiln/
 
 vet:
 	$(GO) vet ./...
@@ -29,6 +32,7 @@ fmt:
 test: vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -timeout 20m ./...
+	$(MAKE) test-beam
 
 demo: build
 	$(BIN) demo -o demo-run
