@@ -23,7 +23,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 demo=$(cd "$DEMO" && pwd)
 
 echo "== kiln train --device cuda (tiny, demo shards)"
-timeout 120 "$BIN/kiln" train "$demo/mixtures/demo.yaml" --var "shards=$demo/shards" --device cuda \
+timeout 60 "$BIN/kiln" train "$demo/mixtures/demo.yaml" --var "shards=$demo/shards" --device cuda \
   --model tiny --steps 12 --checkpoint-every 6 --micro-rows 8 --held-out 16 \
   --tokenizer "$demo/tokenizer.json" -o "$OUT/run" 2>&1 | tee "$OUT/train.txt" | grep -vE '^  sample'
 train_rc=${PIPESTATUS[0]}
@@ -32,7 +32,7 @@ tar -C "$OUT" -czf "$OUT/run.tgz" run && rm -rf "$OUT/run"
 echo "== kiln bench train --device cuda"
 for shape in "smollm2-135m 8 2048" "gpt2-124m 16 1024"; do
   set -- $shape
-  timeout 90 "$BIN/kiln" bench train --device cuda --model "$1" --batch "$2" --seq "$3" --steps 5 2>&1 | tee -a "$OUT/bench.txt"
+  timeout 30 "$BIN/kiln" bench train --device cuda --model "$1" --batch "$2" --seq "$3" --steps 3 2>&1 | tee -a "$OUT/bench.txt"
 done
 echo "train rc=$train_rc"
 exit "$train_rc"
