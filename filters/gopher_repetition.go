@@ -142,16 +142,30 @@ func (g *GopherRepetition) Apply(d *pipeline.Document) string {
 			b *= polyBase
 		}
 	}
-	// Character prefix sums give each n-gram's length in O(1).
+	// Bound for the top n-gram rules, checked in increasing n: every
+	// occurrence of an n-gram starts an occurrence of its (n-1)-word
+	// prefix, so no n-gram occurs more often than the most frequent
+	// (n-1)-gram, and none is longer than the longest n-gram of the text.
+	// When that product cannot exceed the threshold the pass is skipped;
+	// for typical prose this clears the 3- and 4-gram rules after the
+	// 2-gram pass.
+	prevN, prevCount := 0, 0
 	for _, t := range g.top {
 		n := t.n
 		if nw < n {
 			continue
 		}
-		top := g.topNGramChars(sc, n)
+		if !g.noBound && prevN == n-1 && float64(prevCount*maxNGramChars(sc.clen, n))/textLen <= t.frac {
+			// The same bound holds for n+1 through this n's count,
+			// which is at most prevCount.
+			prevN = n
+			continue
+		}
+		top, count := g.topNGramChars(sc, n)
 		if float64(top)/textLen > t.frac {
 			return fmt.Sprintf("top_%d_gram", n)
 		}
+		prevN, prevCount = n, count
 	}
 	// Bound: the chars datatrove counts for repeated n-grams never exceed
 	// the chars of words covered by some non-first occurrence of an
@@ -184,10 +198,25 @@ func (g *GopherRepetition) ngramHash(sc *repScratch, i, n int) uint64 {
 	return h ^ uint64(n)<<56
 }
 
+// maxNGramChars returns the length of the longest n-gram (n words joined
+// by single spaces).
+func maxNGramChars(clen []int32, n int) int {
+	sum := 0
+	for _, c := range clen[:n] {
+		sum += int(c)
+	}
+	best := sum
+	for i := n; i < len(clen); i++ {
+		sum += int(clen[i]) - int(clen[i-n])
+		best = max(best, sum)
+	}
+	return best + n - 1
+}
+
 // topNGramChars returns the length of the most frequent n-gram (words
-// joined by single spaces) times its count; ties go to the n-gram seen
-// first, as Python's Counter.most_common does.
-func (g *GopherRepetition) topNGramChars(sc *repScratch, n int) int {
+// joined by single spaces) times its count, and that count; ties go to
+// the n-gram seen first, as Python's Counter.most_common does.
+func (g *GopherRepetition) topNGramChars(sc *repScratch, n int) (int, int) {
 	nw := len(sc.words)
 	t := &sc.table
 	t.reset(nw - n + 1)
@@ -206,7 +235,7 @@ func (g *GopherRepetition) topNGramChars(sc *repScratch, n int) int {
 	for j := int(bestFirst); j < int(bestFirst)+n; j++ {
 		length += int(sc.clen[j])
 	}
-	return length * int(bestCount)
+	return length * int(bestCount), int(bestCount)
 }
 
 // dupNGramChars counts the chars of n-grams (words concatenated) that

@@ -107,10 +107,34 @@ func TestGopherRepetitionBound(t *testing.T) {
 		phrase := strings.Join(uniqueWords(i%12+1, 'p'), " ")
 		docs = append(docs, strings.Join(append(rep(phrase, i%9+1), uniqueWords(40+i, 'f')...), " "))
 	}
+	// Phrases of 2-6 words repeated among unique filler, so that the
+	// 3- and 4-gram rules fire where the 2-gram rule does not: these
+	// exercise the top n-gram bound (it must never skip a firing rule).
+	for words := 2; words <= 6; words++ {
+		for k := 1; k <= 14; k++ {
+			for _, filler := range []int{15, 40, 90, 200} {
+				phrase := strings.Join(uniqueWords(words, 'q'), " ")
+				parts := uniqueWords(filler, 'g')
+				for j := 0; j < k; j++ {
+					at := (j * len(parts)) / k
+					parts = append(parts[:at], append([]string{phrase}, parts[at:]...)...)
+				}
+				docs = append(docs, strings.Join(parts, " "))
+			}
+		}
+	}
+	reasons := map[string]int{}
 	for i, s := range docs {
 		a, b := fast.Apply(docOf(s)), ref.Apply(docOf(s))
 		if a != b {
 			t.Fatalf("doc %d: bounded %q, reference %q", i, a, b)
+		}
+		reasons[a]++
+	}
+	t.Logf("reasons: %v", reasons)
+	for _, r := range []string{"top_2_gram", "top_3_gram", "top_4_gram", ""} {
+		if reasons[r] == 0 {
+			t.Errorf("no document with reason %q: the bound is not exercised", r)
 		}
 	}
 }

@@ -268,12 +268,23 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepMetrics, error) {
 	srcSum, srcCnt := map[string]float64{}, map[string]float64{}
 	tokens := 0
 	var sources []string
-	for micro := 0; micro < t.Opt.GradAccum; micro++ {
+	// The loader says how many micro-batches make this step (its rows per
+	// step change with the stage's sequence length, at a stage switch or a
+	// remix, to keep tokens per step constant); data without that notion
+	// uses GradAccum.
+	micros := t.Opt.GradAccum
+	for micro := 0; micro < micros; micro++ {
 		w := time.Now()
 		b, err := t.data.Next(ctx)
 		wait += time.Since(w)
 		if err != nil {
 			return StepMetrics{}, fmt.Errorf("step %d micro-batch %d: %w", t.step+1, micro, err)
+		}
+		if micro == 0 && b.Micros > 0 {
+			micros = b.Micros
+		}
+		if b.Micros > 0 && b.Micro != micro {
+			return StepMetrics{}, fmt.Errorf("step %d: loader gave micro-batch %d of %d, want %d (loader and trainer out of step)", t.step+1, b.Micro, b.Micros, micro)
 		}
 		in := ToInput(b)
 		var masked float64
@@ -283,7 +294,7 @@ func (t *Trainer) TrainStep(ctx context.Context) (StepMetrics, error) {
 		if masked == 0 {
 			masked = 1
 		}
-		scale := float32(1 / (masked * float64(t.Opt.GradAccum)))
+		scale := float32(1 / (masked * float64(micros)))
 		losses, err := m.Forward(in, scale)
 		if err != nil {
 			return StepMetrics{}, fmt.Errorf("step %d: %w", t.step+1, err)

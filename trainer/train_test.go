@@ -259,3 +259,66 @@ func TestSpikeActions(t *testing.T) {
 		})
 	}
 }
+
+// TestStepFollowsLoaderAcrossSeqLenChange: when a stage doubles the
+// sequence length, the loader halves the rows per step to keep tokens per
+// step constant; each optimizer step must still consume exactly one loader
+// step (its micro-batch count comes from the loader, not GradAccum).
+func TestStepFollowsLoaderAcrossSeqLenChange(t *testing.T) {
+	spec := `
+name: seqlen
+seed: 5
+global_batch_tokens: 64
+sources:
+  web: {tokens: 10k}
+stages:
+  - name: short
+    seq_len: 8
+    weights: {web: 1}
+  - name: long
+    start: {step: 3}
+    seq_len: 16
+    weights: {web: 1}
+`
+	mix, err := mixer.ParseMixture([]byte(spec), "seqlen.yaml", mixer.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]mixer.DocSource{"web": patternDocs(1, 200, 37)}
+	lopts := mixer.LoaderOptions{MicroBatchRows: 2}
+	data, err := OpenLoader(mix, srcs, lopts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := DefaultOptions()
+	opt.Steps, opt.GradAccum, opt.CheckpointEvery = 6, 4, 0 // 8 rows of 8 tokens / 2 rows per micro-batch
+	opt.Schedule = Schedule{Kind: "cosine", LR: 1e-2, MinLR: 1e-3, Warmup: 1, Total: 6}
+	opt.SampleTokens, opt.Prompts = 2, []string{"\x01"}
+	rc := RunConfig{Dir: t.TempDir(), Model: testConfig(), Options: opt, Backend: kernels.NewCPU(1), Data: data,
+		Reopen: func(st json.RawMessage) (Data, error) { return OpenLoader(mix, srcs, lopts, st) }, Log: &bytes.Buffer{}}
+	tr, err := New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for i := 1; i <= 6; i++ {
+		met, err := tr.TrainStep(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if met.Tokens != 64 {
+			t.Fatalf("step %d trained on %d tokens, want the mixture's 64 per step", i, met.Tokens)
+		}
+		raw, err := data.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st mixer.State
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Step != int64(i) {
+			t.Fatalf("after trainer step %d the loader is at step %d", i, st.Step)
+		}
+	}
+}

@@ -77,6 +77,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(st.Data, &ds); err != nil {
 			t.Fatal(err)
 		}
+		if ds.Step != int64(st.Step) {
+			t.Errorf("loader at step %d, trainer at step %d: a step must consume one loader step", ds.Step, st.Step)
+		}
 		spans := map[string][]mixer.LineageEntry{}
 		mixtures := map[string]bool{}
 		for _, e := range ds.Lineage {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -89,7 +90,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, os.Args[2:]); err != nil {
+	if err := cmd.run(ctx, os.Args[2:]); errors.Is(err, flag.ErrHelp) {
+		return // the flag set printed its usage
+	} else if err != nil {
 		fmt.Fprintf(os.Stderr, "kiln %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
