@@ -102,38 +102,9 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) (Stats, er
 
 	// Observe the tasks on workers goroutines; per-task state does not
 	// depend on which goroutine ran it.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range next {
-				if err := observeChunk(stage, stageDir, work, t, chunks[t]); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-feed:
-	for t := range chunks {
-		select {
-		case next <- t:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return st, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := parallelTasks(ctx, workers, len(chunks), func(t int) error {
+		return observeChunk(stage, stageDir, work, t, chunks[t])
+	}); err != nil {
 		return st, err
 	}
 	if err := stage.Build(ctx, stageDir, len(chunks), workers); err != nil {
@@ -150,37 +121,11 @@ feed:
 		return st, err
 	}
 	taskStats := make([]Stats, len(chunks))
-	next = make(chan int)
-	for w := range workers {
-		errs[w] = nil
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range next {
-				s, err := filterChunk(stage, stageDir, work, outDir, t, chunks[t], prefix)
-				taskStats[t] = s
-				if err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-feedFilter:
-	for t := range chunks {
-		select {
-		case next <- t:
-		case <-ctx.Done():
-			break feedFilter
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return st, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := parallelTasks(ctx, workers, len(chunks), func(t int) error {
+		s, err := filterChunk(stage, stageDir, work, outDir, t, chunks[t], prefix)
+		taskStats[t] = s
+		return err
+	}); err != nil {
 		return st, err
 	}
 	for t := range chunks {
@@ -453,4 +398,42 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// parallelTasks runs fn for tasks 0..n-1 on up to workers goroutines and
+// returns the first errors (joined) or the context's error; a failing task
+// stops the feeding of the rest.
+func parallelTasks(ctx context.Context, workers, n int, fn func(t int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range next {
+				if err := fn(t); err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for t := range n {
+		select {
+		case next <- t:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
