@@ -1,9 +1,8 @@
 package filters
 
 import (
-	"bytes"
+	"math/bits"
 	"strings"
-	"sync"
 
 	"github.com/kilnlm/kiln/filters/text"
 	"github.com/kilnlm/kiln/pipeline"
@@ -40,6 +39,7 @@ var c4PolicySubstrings = []string{"terms of use", "privacy policy", "cookie poli
 type C4Quality struct {
 	cfg     C4QualityConfig
 	phrases *foldMatcher
+	exhaust bool // tests: count every sentence (no stop at min_num_sentences)
 }
 
 const (
@@ -58,44 +58,82 @@ func NewC4Quality(cfg C4QualityConfig) (*C4Quality, error) {
 	return &C4Quality{cfg: cfg, phrases: newFoldMatcher(pats, flags)}, nil
 }
 
-// foldMatcher finds ASCII phrases case-insensitively: it lowercases a
-// line into a reused buffer and searches it with the vectorised bytes
-// search, cheaper than a scan that checks every pattern at common letters.
+// foldMatcher finds lowercase ASCII phrases case-insensitively in one
+// pass over a line. Each pattern is anchored at its rarest letter (by
+// English letter frequency): a byte that is some pattern's anchor (either
+// case) triggers an in-place comparison of that pattern around it. With
+// five patterns this beats lowercasing each line into a buffer and
+// searching it five times, and rare anchors keep comparisons few.
 type foldMatcher struct {
-	pats  [][]byte
-	flags []uint8
-	bufs  sync.Pool
+	pats   []string
+	flags  []uint8
+	anchor []int       // offset of pattern k's anchor byte
+	cand   [256]uint32 // bit k: this byte is pattern k's anchor (either case)
+	lower  [256]byte
 }
 
+// letterRarity orders lowercase letters from rarest to most common in
+// English text; bytes not listed rank after them.
+const letterRarity = "zqxjkvbpygfwmucldrhsnioate"
+
 func newFoldMatcher(pats []string, flags []uint8) *foldMatcher {
-	m := &foldMatcher{flags: flags}
-	for _, p := range pats {
-		m.pats = append(m.pats, []byte(p))
+	m := &foldMatcher{pats: pats, flags: flags}
+	for c := range 256 {
+		m.lower[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			m.lower[c] = byte(c) + 32
+		}
 	}
-	m.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	for k, p := range pats {
+		best, bestRank := 0, 1<<30
+		for j := 0; j < len(p); j++ {
+			r := strings.IndexByte(letterRarity, p[j])
+			if r < 0 {
+				r = len(letterRarity) // spaces and the rest: common
+			}
+			if r < bestRank {
+				best, bestRank = j, r
+			}
+		}
+		m.anchor = append(m.anchor, best)
+		for c := range 256 {
+			if p != "" && m.lower[c] == p[best] {
+				m.cand[c] |= 1 << k
+			}
+		}
+	}
 	return m
 }
 
 // scan returns the OR of the flags of every pattern found in s.
 func (m *foldMatcher) scan(s string) uint8 {
-	bp := m.bufs.Get().(*[]byte)
-	b := (*bp)[:0]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 32
-		}
-		b = append(b, c)
-	}
 	var hits uint8
-	for k, p := range m.pats {
-		if hits&m.flags[k] == 0 && bytes.Contains(b, p) {
-			hits |= m.flags[k]
+	for i := 0; i < len(s); i++ {
+		cand := m.cand[s[i]]
+		for cand != 0 {
+			k := bits.TrailingZeros32(cand)
+			cand &= cand - 1
+			if hits&m.flags[k] != 0 {
+				continue
+			}
+			p := m.pats[k]
+			start := i - m.anchor[k]
+			if start >= 0 && start+len(p) <= len(s) && m.equalFold(s[start:start+len(p)], p) {
+				hits |= m.flags[k]
+			}
 		}
 	}
-	*bp = b
-	m.bufs.Put(bp)
 	return hits
+}
+
+// equalFold reports whether s lowercased (ASCII) equals the lowercase p.
+func (m *foldMatcher) equalFold(s, p string) bool {
+	for j := 0; j < len(p); j++ {
+		if m.lower[s[j]] != p[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // Name implements pipeline.Stage.
@@ -142,7 +180,9 @@ func (f *C4Quality) Apply(d *pipeline.Document) string {
 		if c.FilterPolicy && hits&hitPolicy != 0 && containsAny(strings.ToLower(line), c4PolicySubstrings) {
 			continue
 		}
-		if c.MinNumSentences >= 0 {
+		// Only "fewer than MinNumSentences" matters: once reached,
+		// later lines need no counting.
+		if c.MinNumSentences >= 0 && (sentences < c.MinNumSentences || f.exhaust) {
 			if c.SplitParagraph {
 				sentences += text.CountSentences(line)
 			} else {

@@ -138,3 +138,94 @@ func TestFineWebQuality(t *testing.T) {
 		{"list_ratio_inside", list(30), nil, ""},    // 9/30 = 0.3
 	})
 }
+
+// TestC4QualityShortcuts checks that the sentence count stopping at
+// min_num_sentences changes neither verdicts nor the rewritten text, on
+// the web corpora and on lines built to hit each phrase and rule.
+func TestC4QualityShortcuts(t *testing.T) {
+	docs := webDocs(t)
+	lines := []string{
+		"We use cookies to improve the site. It works well.", "Read our Privacy Policy today now.",
+		"Enable java[1]script in your browser please.", "Please enable JavaScript to view it.",
+		"Lorem ipsum dolor sit amet, consectetur.", "The terms of use apply to all of you.",
+		"The cookie jar is full of nice things.", "Policy makers met on Monday morning.",
+		"This site uses [edit]cookies for you all.", "A plain sentence with enough words. Another one here.",
+	}
+	for i := range lines {
+		for j := range lines {
+			docs = append(docs, strings.Join([]string{lines[i], "One more line that is fine.", lines[j], "Short.", "Fine text. Yes it is. Really fine."}, "\n"))
+		}
+	}
+	for _, cfg := range []C4QualityConfig{*DefaultC4QualityConfig(), func() C4QualityConfig {
+		c := *DefaultC4QualityConfig()
+		c.FilterNoTerminalPunct = false
+		return c
+	}(), func() C4QualityConfig {
+		c := *DefaultC4QualityConfig()
+		c.SplitParagraph = false
+		return c
+	}()} {
+		fast, _ := NewC4Quality(cfg)
+		ref, _ := NewC4Quality(cfg)
+		ref.exhaust = true
+		reasons := map[string]int{}
+		for i, s := range docs {
+			a, b := docOf(s), docOf(s)
+			ra, rb := fast.Apply(a), ref.Apply(b)
+			if ra != rb || a.Text != b.Text {
+				t.Fatalf("doc %d: fast %q %q, reference %q %q", i, ra, clip(a.Text), rb, clip(b.Text))
+			}
+			reasons[ra]++
+		}
+		t.Logf("%+v: %v", cfg, reasons)
+		if reasons["lorem_ipsum"] == 0 || reasons[""] == 0 || reasons["too_few_sentences"] == 0 {
+			t.Errorf("reasons not exercised: %v", reasons)
+		}
+	}
+}
+
+// refFoldScan is the reference for foldMatcher.scan: lowercase A-Z bytes,
+// then a substring search per pattern.
+func refFoldScan(pats []string, flags []uint8, s string) uint8 {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	var hits uint8
+	for k, p := range pats {
+		if strings.Contains(string(b), p) {
+			hits |= flags[k]
+		}
+	}
+	return hits
+}
+
+var c4TestPats, c4TestFlags = []string{"lorem ipsum", "javascript", "policy", "cookies", "terms of use"}, []uint8{hitLorem, hitJavascript, hitPolicy, hitPolicy, hitPolicy}
+
+func TestFoldMatcher(t *testing.T) {
+	m := newFoldMatcher(c4TestPats, c4TestFlags)
+	cases := []string{"", "l", "lorem ipsu", "LOREM IPSUM", "xx Lorem Ipsum", "JavaScript!", "javascrip", "jjavascript",
+		"Cookie policy", "COOKIES", "cookie", "Terms Of Use", "terms of us", "ppolicy", "polic", "Πolicy", "lorem\u00a0ipsum"}
+	for _, l := range strings.Split(strings.Join(webDocs(t), "\n"), "\n") {
+		cases = append(cases, l)
+	}
+	for _, s := range cases {
+		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
+			t.Fatalf("scan(%q) = %b, reference %b", clip(s), got, want)
+		}
+	}
+}
+
+func FuzzFoldMatcher(f *testing.F) {
+	for _, s := range []string{"Lorem Ipsum", "javaSCRIPT", "our cookie policy", "terms of use", "\xffpolicy"} {
+		f.Add(s)
+	}
+	m := newFoldMatcher(c4TestPats, c4TestFlags)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
+			t.Fatalf("scan(%q) = %b, reference %b", s, got, want)
+		}
+	})
+}

@@ -208,12 +208,17 @@ func TestMathFilterCorpora(t *testing.T) {
 // checks the verdicts and texts equal a sequential run (run with -race).
 func TestChainConcurrent(t *testing.T) {
 	docs := webDocs(t)
-	chain := buildChain(t, webHeuristics())
-	type verdict struct{ reason, text string }
+	chain := buildChain(t, webChain()) // with language: its scratch pool is per filter
+	type verdict struct {
+		reason, text string
+		lang         any
+		score        any
+	}
 	seq := make([]verdict, len(docs))
 	for i, s := range docs {
 		d := docOf(s)
-		seq[i] = verdict{runChain(chain, d), d.Text}
+		r := runChain(chain, d)
+		seq[i] = verdict{r, d.Text, d.Meta["language"], d.Meta["language_score"]}
 	}
 	par := make([]verdict, len(docs))
 	var wg sync.WaitGroup
@@ -223,7 +228,8 @@ func TestChainConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := w; i < len(docs); i += 4 {
 				d := docOf(docs[i])
-				par[i] = verdict{runChain(chain, d), d.Text}
+				r := runChain(chain, d)
+				par[i] = verdict{r, d.Text, d.Meta["language"], d.Meta["language_score"]}
 			}
 		}()
 	}

@@ -1,9 +1,9 @@
 package filters
 
 import (
+	"slices"
 	"sync"
-
-	"github.com/cespare/xxhash/v2"
+	"unsafe"
 
 	"github.com/kilnlm/kiln/filters/text"
 )
@@ -21,9 +21,20 @@ type docFeatures struct {
 	chars  int      // characters in the text
 }
 
-func computeFeatures(s string) *docFeatures {
+// computeFeatures segments s and derives the per-word features. scratch,
+// when not nil, is a reused segmentation buffer: the words are copied out
+// at their exact count, so a document costs one right-sized allocation
+// instead of a guessed capacity plus regrowth.
+func computeFeatures(s string, scratch *[]string) *docFeatures {
 	f := &docFeatures{text: s, chars: runeLen(s)}
-	f.words = text.AppendWords(make([]string, 0, len(s)/6+8), s)
+	if scratch == nil {
+		f.words = text.AppendWords(make([]string, 0, len(s)/6+8), s)
+	} else {
+		seg := text.AppendWords((*scratch)[:0], s)
+		f.words = slices.Clone(seg)
+		clear(seg) // drop references to this text from the pooled buffer
+		*scratch = seg[:0]
+	}
 	f.hashes = make([]uint64, len(f.words))
 	f.clen = make([]int32, len(f.words))
 	for i, w := range f.words {
@@ -69,12 +80,23 @@ func mix64(h uint64) uint64 {
 const featureSlots = 256
 
 // featureCache shares docFeatures between the filters built by one
-// registry. It is keyed by content (a hash, then an exact comparison), so
-// a text rewritten by an earlier filter (c4_quality) is never confused with
-// its original, and correctness never depends on what is cached.
+// registry. A hit needs an exact comparison of the text (the slot comes
+// from the string's address), so a text rewritten by an earlier filter
+// (c4_quality) is never confused with its original, and correctness never
+// depends on what is cached.
 type featureCache struct {
-	mu    sync.Mutex
-	slots [featureSlots]*docFeatures
+	mu      sync.Mutex
+	slots   [featureSlots]*docFeatures
+	scratch sync.Pool // *[]string segmentation buffers
+}
+
+// slotOf picks s's slot from its address and length: the filters of a
+// chain pass the same string along, so this finds it without hashing the
+// content (correctness rests on the exact comparison that follows, and a
+// rewritten text is a new string).
+func slotOf(s string) uint64 {
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))
+	return mix64(h^uint64(len(s))*0x9E3779B97F4A7C15) % featureSlots
 }
 
 // lookup returns the cached features of s, or nil.
@@ -82,7 +104,7 @@ func (c *featureCache) lookup(s string) *docFeatures {
 	if c == nil {
 		return nil
 	}
-	i := xxhash.Sum64String(s) % featureSlots
+	i := slotOf(s)
 	c.mu.Lock()
 	f := c.slots[i]
 	c.mu.Unlock()
@@ -96,16 +118,21 @@ func (c *featureCache) lookup(s string) *docFeatures {
 // the chain computed them. A nil cache computes them every time.
 func (c *featureCache) get(s string) *docFeatures {
 	if c == nil {
-		return computeFeatures(s)
+		return computeFeatures(s, nil)
 	}
-	i := xxhash.Sum64String(s) % featureSlots
+	i := slotOf(s)
 	c.mu.Lock()
 	f := c.slots[i]
 	c.mu.Unlock()
 	if f != nil && f.text == s {
 		return f
 	}
-	f = computeFeatures(s)
+	sp, _ := c.scratch.Get().(*[]string)
+	if sp == nil {
+		sp = new([]string)
+	}
+	f = computeFeatures(s, sp)
+	c.scratch.Put(sp)
 	c.mu.Lock()
 	c.slots[i] = f
 	c.mu.Unlock()

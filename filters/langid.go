@@ -25,8 +25,11 @@ import (
 //
 // The profiles are whatlanggo's own data, read through go:linkname: the
 // module does not export them, and copying them would fork the model.
-// Should a whatlanggo release rename them, the variables read as nil and
-// the scorer falls back to calling whatlanggo, so verdicts never change.
+// go.mod pins whatlanggo v1.0.1, whose variables these are. Should a
+// release rename them, the variables read as nil and the scorer falls back
+// to calling whatlanggo, so verdicts never change (and
+// TestLangScorerUsesProfiles fails, so the slowdown is noticed); a changed
+// layout would be caught by the tests that compare with whatlanggo.
 
 //go:linkname wlLatin github.com/abadojack/whatlanggo.latinLangs
 var wlLatin map[whatlanggo.Lang][]string
@@ -123,60 +126,84 @@ type posting struct {
 
 // profileGroup is the inverted index of the profiles of one script.
 type profileGroup struct {
-	langs    []whatlanggo.Lang // ascending, so ties resolve to the lowest Lang
-	base     []int             // distance of each language when no trigram matches
-	index    map[uint64][]posting
-	slots    []indexSlot // open-addressing copy of index, probed per trigram
+	langs []whatlanggo.Lang // ascending, so ties resolve to the lowest Lang
+	base  []int             // distance of each language when no trigram matches
+	index map[uint64][]posting
+	// The probed index: each slot holds a profile trigram packed in 48
+	// bits (every profile rune is below 2^16) and its id+1 (0: empty);
+	// the postings of id are postings[starts[id]:starts[id+1]]. One 8-byte
+	// probe per trigram, and starts is small enough to stay cached.
+	slots    []uint64
+	starts   []uint32
 	postings []posting
 }
 
-// indexSlot is one slot of the probed index: key+1 (0: empty) and the
-// trigram's postings as a range of profileGroup.postings.
-type indexSlot struct {
-	key        uint64
-	start, end uint32
-}
-
-func trigramSlot(key uint64, mask uint64) uint64 {
-	h := (key + 1) * 0x9E3779B97F4A7C15
-	return (h ^ h>>29) & mask
-}
-
-// buildSlots lays the index out for probing at load factor at most 1/4.
-func (g *profileGroup) buildSlots() {
-	size := 16
-	for size < 4*len(g.index) {
-		size *= 2
+// pack48 repacks a trigram key into 48 bits; ok is false when a rune is
+// 2^16 or more, which no profile holds.
+func pack48(key uint64) (uint64, bool) {
+	a, b, c := key>>42, key>>21&0x1fffff, key&0x1fffff
+	if a|b|c >= 1<<16 {
+		return 0, false
 	}
-	g.slots = make([]indexSlot, size)
-	mask := uint64(size - 1)
+	return a<<32 | b<<16 | c, true
+}
+
+func slot48(p uint64, mask uint64) uint64 {
+	h := (p + 1) * 0x9E3779B97F4A7C15
+	return (h >> 32) & mask
+}
+
+// buildSlots lays the index out for probing at load factor at most 1/2.
+// It reports false when the profiles do not fit the packing (a rune of
+// 2^16 or more, 2^16-1 trigrams or more): the scorer then falls back to
+// whatlanggo rather than lose a trigram.
+func (g *profileGroup) buildSlots() bool {
 	keys := make([]uint64, 0, len(g.index))
 	for k := range g.index {
+		if _, ok := pack48(k); !ok {
+			return false
+		}
 		keys = append(keys, k)
 	}
+	if len(keys) >= 0xffff {
+		return false
+	}
 	slices.Sort(keys) // a deterministic layout
-	for _, k := range keys {
-		ps := g.index[k]
-		start := uint32(len(g.postings))
-		g.postings = append(g.postings, ps...)
-		i := trigramSlot(k, mask)
-		for g.slots[i].key != 0 {
+	size := 16
+	for size < 2*len(keys) {
+		size *= 2
+	}
+	g.slots = make([]uint64, size)
+	mask := uint64(size - 1)
+	for id, k := range keys {
+		g.starts = append(g.starts, uint32(len(g.postings)))
+		g.postings = append(g.postings, g.index[k]...)
+		p, _ := pack48(k)
+		i := slot48(p, mask)
+		for g.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		g.slots[i] = indexSlot{k + 1, start, uint32(len(g.postings))}
+		g.slots[i] = p<<16 | uint64(id+1)
 	}
+	g.starts = append(g.starts, uint32(len(g.postings)))
+	return true
 }
 
 // lookup returns the postings of a trigram (nil when no profile has it).
 func (g *profileGroup) lookup(key uint64) []posting {
+	p, ok := pack48(key)
+	if !ok {
+		return nil
+	}
 	mask := uint64(len(g.slots) - 1)
-	k := key + 1
-	for i := trigramSlot(key, mask); ; i = (i + 1) & mask {
-		switch g.slots[i].key {
-		case k:
-			return g.postings[g.slots[i].start:g.slots[i].end]
-		case 0:
+	for i := slot48(p, mask); ; i = (i + 1) & mask {
+		e := g.slots[i]
+		if e == 0 {
 			return nil
+		}
+		if e>>16 == p {
+			id := e&0xffff - 1
+			return g.postings[g.starts[id]:g.starts[id+1]]
 		}
 	}
 }
@@ -186,8 +213,7 @@ func (g *profileGroup) lookup(key uint64) []posting {
 type langScorer struct {
 	groups   [numScripts]*profileGroup // non-nil for profile-scored scripts
 	fallback bool                      // profiles unavailable: call whatlanggo
-	ascStop  [utf8.RuneSelf]bool
-	ascLower [utf8.RuneSelf]byte
+	ascMap   [utf8.RuneSelf]byte       // the trigram byte: ' ' for stop bytes, else lowercased
 	ascLatin [utf8.RuneSelf]bool
 }
 
@@ -199,9 +225,11 @@ func newLangScorer() *langScorer {
 	s := &langScorer{}
 	for c := range utf8.RuneSelf {
 		r := rune(c)
-		s.ascStop[c] = wlIsStopChar(r)
-		s.ascLower[c] = byte(unicode.ToLower(r))
-		s.ascLatin[c] = unicode.Is(unicode.Latin, r)
+		s.ascMap[c] = byte(unicode.ToLower(r))
+		if wlIsStopChar(r) {
+			s.ascMap[c] = ' '
+		}
+		s.ascLatin[c] = unicode.Is(unicode.Latin, r) && !wlIsStopChar(r)
 	}
 	for sc, prof := range map[int]map[whatlanggo.Lang][]string{
 		scLatin: wlLatin, scCyrillic: wlCyrillic, scArabic: wlArabic,
@@ -218,10 +246,14 @@ func newLangScorer() *langScorer {
 		slices.Sort(g.langs)
 		for li, lang := range g.langs {
 			tris := prof[lang]
+			if len(tris) > 0xffff {
+				s.fallback = true // ranks would not fit a posting
+				return s
+			}
 			g.base = append(g.base, wlMaxTrigramDistance*len(tris))
 			for pos, tri := range tris {
 				key, ok := packTrigramString(tri)
-				if !ok || pos > 0xffff {
+				if !ok {
 					// A profile entry that is not exactly three runes
 					// can never equal a text trigram: it always counts
 					// the full distance, as in whatlanggo.
@@ -230,7 +262,10 @@ func newLangScorer() *langScorer {
 				g.index[key] = append(g.index[key], posting{uint8(li), uint16(pos)})
 			}
 		}
-		g.buildSlots()
+		if !g.buildSlots() {
+			s.fallback = true
+			return s
+		}
 		s.groups[sc] = g
 	}
 	return s
@@ -276,39 +311,64 @@ type trigramCounter struct {
 	tmp    []uint64 // radix sort buffer
 }
 
-// radixSort sorts keys ascending: an LSD radix sort over the bytes that
-// differ between keys (packed ASCII trigrams vary in five of eight), faster
-// than a comparison sort on the few hundred keys of a count bucket. tmp is
-// scratch; the possibly grown scratch is returned.
+// radixSort sorts keys ascending with an LSD radix sort, faster than a
+// comparison sort on the few hundred keys of a count bucket. Keys of three
+// ASCII runes (most of them) are first compacted to 21 bits in the same
+// order and sorted 7 bits at a time; other keys 8 bits at a time. Digits
+// equal in every key are skipped. tmp is scratch; the possibly grown
+// scratch is returned.
 func radixSort(keys, tmp []uint64) []uint64 {
 	if len(keys) < 64 {
 		slices.Sort(keys)
 		return tmp
 	}
+	const ascii = 0x7f<<42 | 0x7f<<21 | 0x7f
+	var or uint64
+	for _, k := range keys {
+		or |= k
+	}
+	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
+	if or&^ascii == 0 {
+		for i, k := range keys {
+			keys[i] = k>>42<<14 | (k>>21)&0x7f<<7 | k&0x7f
+		}
+		radixPasses(keys, tmp, 7, 21)
+		for i, k := range keys {
+			keys[i] = k>>14<<42 | (k>>7)&0x7f<<21 | k&0x7f
+		}
+		return tmp
+	}
+	radixPasses(keys, tmp, 8, 64)
+	return tmp
+}
+
+// radixPasses sorts keys (of the given width) by digits of the given bits,
+// least significant first, using tmp (len(keys)) as the other buffer.
+func radixPasses(keys, tmp []uint64, digit, width uint) {
 	var or, and uint64 = 0, ^uint64(0)
 	for _, k := range keys {
 		or |= k
 		and &= k
 	}
 	varying := or ^ and
-	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
+	mask := uint64(1)<<digit - 1
 	src, dst := keys, tmp
 	var count [256]int
-	for shift := uint(0); shift < 64; shift += 8 {
-		if (varying>>shift)&0xff == 0 {
+	for shift := uint(0); shift < width; shift += digit {
+		if (varying>>shift)&mask == 0 {
 			continue
 		}
-		count = [256]int{}
+		clear(count[:mask+1])
 		for _, k := range src {
-			count[(k>>shift)&0xff]++
+			count[(k>>shift)&mask]++
 		}
 		pos := 0
-		for i, c := range count {
+		for i, c := range count[:mask+1] {
 			count[i] = pos
 			pos += c
 		}
 		for _, k := range src {
-			b := (k >> shift) & 0xff
+			b := (k >> shift) & mask
 			dst[count[b]] = k
 			count[b]++
 		}
@@ -317,7 +377,6 @@ func radixSort(keys, tmp []uint64) []uint64 {
 	if &src[0] != &keys[0] {
 		copy(keys, src)
 	}
-	return tmp
 }
 
 type countSlot struct {
@@ -420,48 +479,50 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 	for i := 0; i < len(text); {
 		c := text[i]
 		var r rune
-		var sc int
-		var stop bool
 		if c < utf8.RuneSelf {
+			// ASCII: a letter is Latin and votes; stop bytes become a
+			// space; other bytes (controls) are kept as they are.
 			i++
-			r = rune(c)
-			stop = s.ascStop[c]
-			sc = scNone
-			if s.ascLatin[c] {
-				sc = scLatin
-			}
-			if !stop {
-				r = rune(s.ascLower[c])
+			r = rune(s.ascMap[c])
+			if s.ascLatin[c] && script == scNone {
+				counts[scLatin]++
+				if counts[scLatin] > half {
+					script = scLatin
+				}
+				if p := where[scLatin]; p > 0 {
+					o := order[p-1]
+					order[p-1], order[p] = scLatin, o
+					where[scLatin], where[o] = p-1, p
+				}
 			}
 		} else {
 			var n int
 			r, n = utf8.DecodeRuneInString(text[i:])
 			i += n
-			stop = wlIsStopChar(r)
-			sc = scNone
-			if !stop {
-				sc = runeScript(r, &order)
+			if wlIsStopChar(r) {
+				r = ' '
+			} else {
+				if script != scNone {
+					// the script is settled: no more votes
+				} else if sc := runeScript(r, &order); sc != scNone {
+					counts[sc]++
+					if counts[sc] > half {
+						script = sc
+					}
+					if p := where[sc]; p > 0 {
+						o := order[p-1]
+						order[p-1], order[p] = int8(sc), o
+						where[sc], where[o] = p-1, p
+					}
+				}
 				r = unicode.ToLower(r)
-			}
-		}
-		if stop {
-			r = ' '
-		} else if script == scNone && sc != scNone {
-			counts[sc]++
-			if counts[sc] > half {
-				script = sc
-			}
-			if p := where[sc]; p > 0 {
-				o := order[p-1]
-				order[p-1], order[p] = int8(sc), o
-				where[sc], where[o] = p-1, p
 			}
 		}
 		if first {
 			r2, first = r, false
 			continue
 		}
-		if !(r2 == ' ' && (r1 == ' ' || r == ' ')) {
+		if r2 != ' ' || (r1 != ' ' && r != ' ') {
 			t.add(packTrigram(r1, r2, r))
 		}
 		r1, r2 = r2, r

@@ -3,10 +3,13 @@ package filters
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/abadojack/whatlanggo"
 
@@ -192,4 +195,75 @@ func BenchmarkLanguageScorer(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var tmp []uint64
+	for _, n := range []int{0, 1, 63, 64, 65, 400, 3000} {
+		for _, ascii := range []bool{true, false} {
+			keys := make([]uint64, n)
+			for i := range keys {
+				if ascii {
+					keys[i] = packTrigram(rune(rng.IntN(128)), rune(rng.IntN(128)), rune(rng.IntN(128)))
+				} else {
+					keys[i] = packTrigram(rune(rng.IntN(0x110000)), rune(rng.IntN(300)), rune(rng.IntN(128)))
+				}
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			tmp = radixSort(keys, tmp)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("n=%d ascii=%v: radixSort differs from slices.Sort", n, ascii)
+			}
+		}
+	}
+}
+
+func TestRuneLen(t *testing.T) {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefghi", "héllo wörld, “quoted” text here", "\xff\xfe\x80abcdefgh\xc3", "日本語のテキストabcdefgh", strings.Repeat("x€", 50)} {
+		if got, want := runeLen(s), utf8.RuneCountInString(s); got != want {
+			t.Errorf("runeLen(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+func FuzzRuneLen(f *testing.F) {
+	f.Add("héllo “x” abcdefghijkl")
+	f.Add("\xff\xfe\x80abcdefgh\xc3")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := runeLen(s), utf8.RuneCountInString(s); got != want {
+			t.Fatalf("runeLen(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
+
+// TestLanguageFilterMatchesWhatlang runs the language filter as the web
+// recipe configures it, once with Kiln's scorer and once calling
+// whatlanggo, on every web document as it reaches the filter (after the
+// heuristic chain, which rewrites text) and as it is: same verdict, same
+// language and score metadata.
+func TestLanguageFilterMatchesWhatlang(t *testing.T) {
+	fast, _ := NewLanguage(LanguageConfig{Languages: []string{"en"}, LanguageThreshold: 0.65, SampleChars: 1000})
+	ref, _ := NewLanguage(LanguageConfig{Languages: []string{"en"}, LanguageThreshold: 0.65, SampleChars: 1000})
+	ref.score = &langScorer{fallback: true}
+	heur := buildChain(t, webHeuristics())
+	n := 0
+	for _, s := range webDocs(t) {
+		texts := []string{s}
+		if d := docOf(s); runChain(heur, d) == "" {
+			texts = append(texts, d.Text)
+		}
+		for _, x := range texts {
+			a, b := docOf(x), docOf(x)
+			ra, rb := fast.Apply(a), ref.Apply(b)
+			if ra != rb || a.Meta["language"] != b.Meta["language"] || a.Meta["language_score"] != b.Meta["language_score"] {
+				t.Fatalf("%q: scorer %q %v %v, whatlanggo %q %v %v", clip(x), ra, a.Meta["language"], a.Meta["language_score"], rb, b.Meta["language"], b.Meta["language_score"])
+			}
+			n++
+		}
+	}
+	if n < 900 {
+		t.Errorf("only %d documents compared", n)
+	}
 }
