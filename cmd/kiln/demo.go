@@ -84,6 +84,12 @@ func cmdDemo(ctx context.Context, args []string) error {
 }
 
 func runDemo(ctx context.Context, out string, sz demoSize) error {
+	// Absolute, because mixtures resolve relative shard paths against the
+	// mixture file's own folder.
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}

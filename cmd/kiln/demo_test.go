@@ -22,7 +22,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end demo skipped in -short mode")
 	}
-	out := t.TempDir()
+	// A relative output folder, as `make demo` uses.
+	t.Chdir(t.TempDir())
+	out := "demo-run"
 	if err := runDemo(context.Background(), out, demoSizes["small"]); err != nil {
 		t.Fatal(err)
 	}
