@@ -52,6 +52,9 @@ func NewC4BadWords(cfg C4BadWordsConfig) (*C4BadWords, error) {
 	return &C4BadWords{cfg: cfg, ac: newACMatcher(dedupStrings(words))}, nil
 }
 
+// DependsOn implements pipeline.FileDependent: the word lists.
+func (c *C4BadWords) DependsOn() []string { return append([]string(nil), c.cfg.WordFiles...) }
+
 // Name implements pipeline.Stage.
 func (*C4BadWords) Name() string { return "c4_badwords" }
 

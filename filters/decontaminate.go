@@ -171,6 +171,14 @@ func NewDecontaminate(cfg DecontaminateConfig) (*Decontaminate, error) {
 	return NewDecontaminateIndex(cfg, ix), nil
 }
 
+// DependsOn implements pipeline.FileDependent: the evaluation set.
+func (d *Decontaminate) DependsOn() []string {
+	if d.cfg.EvalFile == "" {
+		return nil
+	}
+	return []string{d.cfg.EvalFile}
+}
+
 // NewDecontaminateIndex builds the stage on an index already built.
 func NewDecontaminateIndex(cfg DecontaminateConfig, ix *NGramIndex) *Decontaminate {
 	return &Decontaminate{cfg: cfg, ix: ix}

@@ -96,6 +96,16 @@ func NewURL(cfg URLConfig) (*URL, error) {
 	return u, nil
 }
 
+// DependsOn implements pipeline.FileDependent: every list file.
+func (u *URL) DependsOn() []string {
+	c := u.cfg
+	var out []string
+	for _, l := range [][]string{c.DomainFiles, c.URLFiles, c.BannedWordFiles, c.SoftWordFiles, c.SubwordFiles} {
+		out = append(out, l...)
+	}
+	return out
+}
+
 // Name implements pipeline.Stage.
 func (*URL) Name() string { return "url" }
 

@@ -105,3 +105,11 @@ type TaskWriter interface {
 type DatasetAware interface {
 	SetDataset(versionID string)
 }
+
+// FileDependent is implemented by steps that read files named in their
+// parameters (an evaluation set, blocklists, a tokenizer). The executor
+// hashes those files into the run's identity and lists them among the
+// manifest's inputs, so changing a blocklist changes the dataset version.
+type FileDependent interface {
+	DependsOn() []string
+}

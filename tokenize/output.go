@@ -89,6 +89,9 @@ func NewOutput(c *OutputConfig) (*Output, error) {
 // Tokenizer returns the loaded tokenizer.
 func (o *Output) Tokenizer() *Tokenizer { return o.tok }
 
+// DependsOn implements pipeline.FileDependent: the tokenizer.json.
+func (o *Output) DependsOn() []string { return []string{o.cfg.Tokenizer} }
+
 func resolveToken(tok *Tokenizer, spec string, auto int, what string) (int, error) {
 	switch spec {
 	case "", "none":

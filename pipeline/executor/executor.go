@@ -441,6 +441,15 @@ func (r *runner) hashInputs(ctx context.Context) ([]manifest.InputFile, error) {
 			out = append(out, manifest.InputFile{Input: in.Name, Path: f})
 		}
 	}
+	// Files the steps read (eval sets, blocklists, tokenizers) are part of
+	// what made the dataset.
+	for _, b := range append(append([]recipe.Built(nil), r.res.Stages...), r.res.Outputs...) {
+		if fd, ok := b.Value.(pipeline.FileDependent); ok {
+			for _, f := range fd.DependsOn() {
+				out = append(out, manifest.InputFile{Input: "step:" + b.Step.Name, Path: f})
+			}
+		}
+	}
 	cache := r.readHashCache()
 	r.logf("hashing %d input files", len(out))
 	jobs := make(chan int)

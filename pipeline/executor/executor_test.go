@@ -34,6 +34,19 @@ import (
 type dropWord struct{ word string }
 
 func (s dropWord) Name() string { return "drop_word" }
+
+// dropListed drops documents containing the word read from a file; it
+// declares the file as a dependency.
+type dropListed struct{ word, file string }
+
+func (s dropListed) Name() string { return "drop_listed" }
+func (s dropListed) Apply(d *pipeline.Document) string {
+	if strings.Contains(d.Text, s.word) {
+		return "listed"
+	}
+	return ""
+}
+func (s dropListed) DependsOn() []string { return []string{s.file} }
 func (s dropWord) Apply(d *pipeline.Document) string {
 	if strings.Contains(d.Text, s.word) {
 		return "has_" + s.word
@@ -134,6 +147,18 @@ func testRegistry() *pipeline.Registry {
 	reg.Add(pipeline.StepDef{Name: "drop_word", Kind: pipeline.KindStage,
 		Defaults: func() any { return &wordCfg{Word: "spam"} },
 		New:      func(c any) (any, error) { return dropWord{c.(*wordCfg).Word}, nil }})
+	type listCfg struct {
+		File string `param:"file"`
+	}
+	reg.Add(pipeline.StepDef{Name: "drop_listed", Kind: pipeline.KindStage,
+		Defaults: func() any { return &listCfg{} },
+		New: func(c any) (any, error) {
+			b, err := os.ReadFile(c.(*listCfg).File)
+			if err != nil {
+				return nil, err
+			}
+			return dropListed{word: strings.TrimSpace(string(b)), file: c.(*listCfg).File}, nil
+		}})
 	reg.Add(pipeline.StepDef{Name: "test_dedup", Kind: pipeline.KindGlobal,
 		Defaults: func() any { return &struct{}{} },
 		New:      func(any) (any, error) { return exactDedup{}, nil }})
@@ -604,4 +629,50 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestStepFilesInIdentity: a file a step reads (a blocklist, an eval set) is
+// an input of the dataset: it is listed in the manifest, and changing it
+// changes the version id.
+func TestStepFilesInIdentity(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Mkdir(filepath.Join(base, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	genCorpus(t, filepath.Join(base, "data"), 2, 20)
+	list := filepath.Join(base, "words.txt")
+	versions := map[string]bool{}
+	for i, word := range []string{"topic 3", "topic 4"} {
+		if err := os.WriteFile(list, []byte(word+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := resolveTest(t, base, fmt.Sprintf(`inputs:
+  - paths: [data/*.jsonl]
+    format: jsonl
+    source: web
+stages:
+  - drop_listed: {file: %q}
+`, list))
+		r, err := Run(context.Background(), Config{Resolved: res, Dir: filepath.Join(base, fmt.Sprintf("run%d", i)), KilnVersion: "t", Deps: testDeps()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := manifest.Read(filepath.Join(base, fmt.Sprintf("run%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, in := range m.Inputs {
+			if in.Input == "step:drop_listed" && in.Path == list && in.SHA256 != "" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("manifest inputs %+v do not list the step's file", m.Inputs)
+		}
+		versions[r.Stats.VersionID] = true
+	}
+	if len(versions) != 2 {
+		t.Fatalf("changing the step's file left the version id unchanged: %v", versions)
+	}
 }
