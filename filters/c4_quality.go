@@ -3,6 +3,7 @@ package filters
 import (
 	"math/bits"
 	"strings"
+	"unsafe"
 
 	"github.com/kilnlm/kiln/filters/text"
 	"github.com/kilnlm/kiln/pipeline"
@@ -40,6 +41,7 @@ type C4Quality struct {
 	cfg     C4QualityConfig
 	phrases *foldMatcher
 	exhaust bool // tests: count every sentence (no stop at min_num_sentences)
+	copyOut bool // tests: always build the output by copying (no substring of the input)
 }
 
 const (
@@ -142,17 +144,42 @@ func (*C4Quality) Name() string { return "c4_quality" }
 // Apply implements pipeline.Stage.
 func (f *C4Quality) Apply(d *pipeline.Document) string {
 	c := &f.cfg
+	src := d.Text
 	var units []string
 	if c.SplitParagraph {
-		units = splitLinesPy(d.Text)
+		src = normalizeLinesPy(src)
 	} else {
-		units = splitSentences(d.Text)
+		units = splitSentences(src)
+	}
+	sep := byte(' ')
+	if c.SplitParagraph {
+		sep = '\n'
 	}
 	sentences := 0
+	// While every kept line sits in d.Text exactly where the joined output
+	// would put it, the output is the substring d.Text[start:end] and
+	// nothing is copied; for the common page where no line is removed or
+	// changed the result is d.Text itself, so later filters find the
+	// shared features cached under the same string.
 	var kept strings.Builder
-	kept.Grow(len(d.Text))
+	lazy, start, end := !f.copyOut, 0, 0
 	first := true
-	for _, line := range units {
+	done := src == "" // no lines at all
+	for ui, rest := 0, src; ; ui++ {
+		var line string
+		if c.SplitParagraph {
+			if done {
+				break
+			}
+			var more bool
+			line, rest, more = strings.Cut(rest, "\n")
+			done = !more
+		} else {
+			if ui == len(units) {
+				break
+			}
+			line = units[ui]
+		}
 		line = strings.TrimSpace(line)
 		if c.MaxWordLength >= 0 && hasLongField(line, c.MaxWordLength) {
 			continue
@@ -189,34 +216,64 @@ func (f *C4Quality) Apply(d *pipeline.Document) string {
 				sentences++
 			}
 		}
-		if !first {
-			if c.SplitParagraph {
-				kept.WriteByte('\n')
+		switch {
+		case lazy && first:
+			if off, ok := offsetIn(d.Text, line); ok {
+				start, end = off, off+len(line)
 			} else {
-				kept.WriteByte(' ')
+				lazy = false
+				kept.Grow(len(d.Text))
+				kept.WriteString(line)
 			}
+		case lazy:
+			if end < len(d.Text) && d.Text[end] == sep && strings.HasPrefix(d.Text[end+1:], line) {
+				end += 1 + len(line)
+				break
+			}
+			lazy = false
+			kept.Grow(len(d.Text))
+			kept.WriteString(d.Text[start:end])
+			kept.WriteByte(sep)
+			kept.WriteString(line)
+		default:
+			kept.WriteByte(sep)
+			kept.WriteString(line)
 		}
 		first = false
-		kept.WriteString(line)
 	}
 	if c.MinNumSentences >= 0 && sentences < c.MinNumSentences {
 		return "too_few_sentences"
 	}
-	d.Text = strings.TrimSpace(kept.String())
+	if lazy {
+		d.Text = strings.TrimSpace(d.Text[start:end])
+	} else {
+		d.Text = strings.TrimSpace(kept.String())
+	}
 	return ""
 }
 
-// splitLinesPy splits like Python's str.splitlines for the separators web
-// text carries: \n, \r\n and \r.
-func splitLinesPy(s string) []string {
+// offsetIn returns where line lies inside s when it is a non-empty
+// substring of s's memory holding the same bytes.
+func offsetIn(s, line string) (int, bool) {
+	if line == "" || s == "" {
+		return 0, false
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.StringData(line))) - uintptr(unsafe.Pointer(unsafe.StringData(s))))
+	if off < 0 || off > len(s)-len(line) || s[off:off+len(line)] != line {
+		return 0, false
+	}
+	return off, true
+}
+
+// normalizeLinesPy prepares s for splitting like Python's str.splitlines
+// for the separators web text carries (\n, \r\n and \r): they become \n
+// and one final \n is removed, so the \n-separated pieces are the lines
+// (none when the result is empty).
+func normalizeLinesPy(s string) string {
 	if strings.IndexByte(s, '\r') >= 0 {
 		s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 	}
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
+	return strings.TrimSuffix(s, "\n")
 }
 
 // splitSentences splits text after sentence terminators followed by space.
@@ -275,20 +332,34 @@ func hasLongField(line string, max int) bool {
 // removeCitations deletes [digits], [edit] and [citation needed], C4's
 // citation pattern.
 func removeCitations(line string) string {
-	if strings.IndexByte(line, '[') < 0 {
+	i := strings.IndexByte(line, '[')
+	if i < 0 {
 		return line
 	}
+	// Copy only when a citation is found, and in runs between them.
 	var b strings.Builder
-	for i := 0; i < len(line); {
-		if line[i] == '[' {
-			if j := citationEnd(line[i:]); j > 0 {
-				i += j
-				continue
+	pos := 0 // line[pos:] is not copied yet; > 0 once a citation is cut
+	for {
+		if j := citationEnd(line[i:]); j > 0 {
+			if pos == 0 {
+				b.Grow(len(line))
 			}
+			b.WriteString(line[pos:i])
+			pos = i + j
+			i = pos
+		} else {
+			i++
 		}
-		b.WriteByte(line[i])
-		i++
+		k := strings.IndexByte(line[i:], '[')
+		if k < 0 {
+			break
+		}
+		i += k
 	}
+	if pos == 0 {
+		return line
+	}
+	b.WriteString(line[pos:])
 	return b.String()
 }
 

@@ -156,6 +156,13 @@ func TestC4QualityShortcuts(t *testing.T) {
 			docs = append(docs, strings.Join([]string{lines[i], "One more line that is fine.", lines[j], "Short.", "Fine text. Yes it is. Really fine."}, "\n"))
 		}
 	}
+	// Layouts where the output is or is not a substring of the input: CR
+	// line ends, blank and indented lines, trailing spaces, citations.
+	for _, sep := range []string{"\n", "\r\n", "\n\n", "\n \n", "  \n\t"} {
+		body := []string{"First line has words here.", "Second line[2] with a cite.", "Third one is plain text.", "Four words are here.", "Five and final line here."}
+		docs = append(docs, strings.Join(body, sep), "\n"+strings.Join(body, sep)+"\n",
+			"  "+strings.Join(body, sep)+" \n\n", strings.Join(body[2:], sep)+sep+"x"+sep+strings.Join(body, sep))
+	}
 	for _, cfg := range []C4QualityConfig{*DefaultC4QualityConfig(), func() C4QualityConfig {
 		c := *DefaultC4QualityConfig()
 		c.FilterNoTerminalPunct = false
@@ -164,10 +171,14 @@ func TestC4QualityShortcuts(t *testing.T) {
 		c := *DefaultC4QualityConfig()
 		c.SplitParagraph = false
 		return c
+	}(), func() C4QualityConfig {
+		c := *DefaultC4QualityConfig()
+		c.FilterNoTerminalPunct, c.MinWordsPerLine = false, 0
+		return c
 	}()} {
 		fast, _ := NewC4Quality(cfg)
 		ref, _ := NewC4Quality(cfg)
-		ref.exhaust = true
+		ref.exhaust, ref.copyOut = true, true
 		reasons := map[string]int{}
 		for i, s := range docs {
 			a, b := docOf(s), docOf(s)

@@ -11,7 +11,8 @@ import (
 // docFeatures are the word-level features that Gopher quality, Gopher
 // repetition and FineWeb quality all need. A web chain runs all three on
 // each document, so segmenting once and sharing the result removes two of
-// three passes of the costliest step. Features are immutable once built.
+// three passes of the costliest step. Features are immutable while any
+// filter holds them (see featureCache.release).
 type docFeatures struct {
 	text   string
 	words  []string
@@ -19,24 +20,30 @@ type docFeatures struct {
 	clen   []int32  // characters (code points) in each word
 	alpha  int      // words holding a letter
 	chars  int      // characters in the text
+
+	// Guarded by the cache's mutex: filters using these features now, and
+	// whether a cache slot still points here. When both are gone the
+	// buffers go back to the cache's pool for the next document.
+	refs    int
+	inCache bool
 }
 
-// computeFeatures segments s and derives the per-word features. scratch,
-// when not nil, is a reused segmentation buffer: the words are copied out
-// at their exact count, so a document costs one right-sized allocation
-// instead of a guessed capacity plus regrowth.
-func computeFeatures(s string, scratch *[]string) *docFeatures {
-	f := &docFeatures{text: s, chars: runeLen(s)}
-	if scratch == nil {
-		f.words = text.AppendWords(make([]string, 0, len(s)/6+8), s)
-	} else {
-		seg := text.AppendWords((*scratch)[:0], s)
-		f.words = slices.Clone(seg)
-		clear(seg) // drop references to this text from the pooled buffer
-		*scratch = seg[:0]
+// computeFeatures segments s and derives the per-word features into f,
+// reusing f's buffers (from an earlier document) when they are large
+// enough.
+func computeFeatures(s string, f *docFeatures) *docFeatures {
+	if f == nil {
+		f = &docFeatures{}
 	}
-	f.hashes = make([]uint64, len(f.words))
-	f.clen = make([]int32, len(f.words))
+	f.text, f.chars, f.alpha = s, runeLen(s), 0
+	prev := len(f.words)
+	f.words = text.AppendWords(f.words[:0], s)
+	n := len(f.words)
+	if n < prev {
+		clear(f.words[n:prev]) // words of the previous document: not kept alive
+	}
+	f.hashes = slices.Grow(f.hashes[:0], n)[:n]
+	f.clen = slices.Grow(f.clen[:0], n)[:n]
 	for i, w := range f.words {
 		// One loop per word computes its hash (FNV-1a with a final mix),
 		// whether it holds an ASCII letter, and whether it is all ASCII;
@@ -83,12 +90,23 @@ const featureSlots = 256
 // registry. A hit needs an exact comparison of the text (the slot comes
 // from the string's address), so a text rewritten by an earlier filter
 // (c4_quality) is never confused with its original, and correctness never
-// depends on what is cached.
+// depends on what is cached. Features are reference counted: a filter
+// gets them, uses them within Apply and releases them; features neither
+// held nor cached are recycled, so steady-state segmentation allocates
+// nothing.
 type featureCache struct {
-	mu      sync.Mutex
-	slots   [featureSlots]*docFeatures
-	scratch sync.Pool // *[]string segmentation buffers
+	mu    sync.Mutex
+	slots [featureSlots]*docFeatures
+	free  []*docFeatures // recycled features (buffers kept), guarded by mu
 }
+
+// maxFreeFeatures bounds the recycled features kept for reuse, and
+// maxRecycledWords the buffers worth keeping: a huge document's are left
+// to the collector so the pool stays small.
+const (
+	maxFreeFeatures  = 64
+	maxRecycledWords = 1 << 16
+)
 
 // slotOf picks s's slot from its address and length: the filters of a
 // chain pass the same string along, so this finds it without hashing the
@@ -99,42 +117,75 @@ func slotOf(s string) uint64 {
 	return mix64(h^uint64(len(s))*0x9E3779B97F4A7C15) % featureSlots
 }
 
-// lookup returns the cached features of s, or nil.
+// lookup returns the cached features of s, or nil. Features returned must
+// be given back with release.
 func (c *featureCache) lookup(s string) *docFeatures {
 	if c == nil {
 		return nil
 	}
 	i := slotOf(s)
 	c.mu.Lock()
-	f := c.slots[i]
-	c.mu.Unlock()
-	if f != nil && f.text == s {
+	defer c.mu.Unlock()
+	if f := c.slots[i]; f != nil && f.text == s {
+		f.refs++
 		return f
 	}
 	return nil
 }
 
 // get returns the features of s, from the cache when a filter earlier in
-// the chain computed them. A nil cache computes them every time.
+// the chain computed them. A nil cache computes them every time. Features
+// returned must be given back with release.
 func (c *featureCache) get(s string) *docFeatures {
 	if c == nil {
 		return computeFeatures(s, nil)
 	}
 	i := slotOf(s)
 	c.mu.Lock()
-	f := c.slots[i]
-	c.mu.Unlock()
-	if f != nil && f.text == s {
+	if f := c.slots[i]; f != nil && f.text == s {
+		f.refs++
+		c.mu.Unlock()
 		return f
 	}
-	sp, _ := c.scratch.Get().(*[]string)
-	if sp == nil {
-		sp = new([]string)
+	var f *docFeatures
+	if n := len(c.free); n > 0 {
+		f = c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
 	}
-	f = computeFeatures(s, sp)
-	c.scratch.Put(sp)
+	c.mu.Unlock()
+	f = computeFeatures(s, f)
 	c.mu.Lock()
+	f.refs, f.inCache = 1, true
+	if old := c.slots[i]; old != nil {
+		old.inCache = false
+		c.recycleLocked(old)
+	}
 	c.slots[i] = f
 	c.mu.Unlock()
 	return f
+}
+
+// release gives back features from get or lookup.
+func (c *featureCache) release(f *docFeatures) {
+	if c == nil || f == nil {
+		return
+	}
+	c.mu.Lock()
+	f.refs--
+	c.recycleLocked(f)
+	c.mu.Unlock()
+}
+
+// recycleLocked puts f's buffers up for reuse once no filter holds f and
+// no slot points to it. Its words still point into its text until reuse
+// overwrites them (clearing them here cost 2% of the web chain): the pool
+// keeps at most maxFreeFeatures texts alive, as the slots keep
+// featureSlots.
+func (c *featureCache) recycleLocked(f *docFeatures) {
+	if f.refs > 0 || f.inCache || len(c.free) >= maxFreeFeatures || cap(f.words) > maxRecycledWords {
+		return
+	}
+	f.text = ""
+	c.free = append(c.free, f)
 }

@@ -3,6 +3,7 @@ package filters
 import (
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/kilnlm/kiln/filters/text"
 	"github.com/kilnlm/kiln/pipeline"
 )
@@ -61,30 +62,31 @@ func endsWithTerminal(line string) bool {
 func (f *FineWebQuality) Apply(d *pipeline.Document) string {
 	c := &f.cfg
 	s := d.Text
-	var lines []string
+	// Two passes over the lines instead of a slice of them: the first
+	// counts, the second finds duplicates, and nothing is allocated.
+	lines, punct, short := 0, 0, 0
 	for rest := s; ; {
 		line, after, more := strings.Cut(rest, "\n")
 		if strings.TrimSpace(line) != "" {
-			lines = append(lines, line)
+			lines++
+			if endsWithTerminal(line) {
+				punct++
+			}
+			// runeLen is between len/4 and len: only lengths in between
+			// need counting.
+			if len(line) <= c.ShortLineLength || len(line) <= 4*c.ShortLineLength && runeLen(line) <= c.ShortLineLength {
+				short++
+			}
 		}
 		if !more {
 			break
 		}
 		rest = after
 	}
-	if len(lines) == 0 {
+	if lines == 0 {
 		return "empty"
 	}
-	punct, short := 0, 0
-	for _, l := range lines {
-		if endsWithTerminal(l) {
-			punct++
-		}
-		if runeLen(l) <= c.ShortLineLength {
-			short++
-		}
-	}
-	n := float64(len(lines))
+	n := float64(lines)
 	if r := float64(punct) / n; r < c.LinePunctThr && !(r == 0 && c.LinePunctExcludeZero) {
 		return "line_punct_ratio"
 	}
@@ -92,11 +94,25 @@ func (f *FineWebQuality) Apply(d *pipeline.Document) string {
 		return "short_line_ratio"
 	}
 	t := f.table.get()
-	_, dupChars := findDuplicates(t, lines)
+	t.reset(lines)
+	dupChars := 0
+	for rest := s; ; {
+		line, after, more := strings.Cut(rest, "\n")
+		if strings.TrimSpace(line) != "" {
+			if _, found := t.slot(xxhash.Sum64String(line)); found {
+				dupChars += runeLen(line)
+			}
+		}
+		if !more {
+			break
+		}
+		rest = after
+	}
 	f.table.put(t)
 	// After c4_quality rewrote the text the shared features are stale:
 	// compute only what this filter needs.
 	feat := f.features.lookup(s)
+	defer f.features.release(feat)
 	chars := 0
 	if feat != nil {
 		chars = feat.chars

@@ -67,6 +67,7 @@ func (g *GopherQuality) Apply(d *pipeline.Document) string {
 	c := &g.cfg
 	s := d.Text
 	f := g.features.get(s)
+	defer g.features.release(f)
 	ws := f.words
 	n := len(ws)
 	if c.MinDocWords > 0 && n < c.MinDocWords {

@@ -49,6 +49,7 @@ type GopherRepetition struct {
 
 type repScratch struct {
 	words  []string // from the document's features (read-only)
+	pieces []string // paragraphs or lines of the document, cleared after use
 	clen   []int32  // per-word char length (read-only)
 	prefix []uint64 // polynomial prefix hash over word hashes
 	pow    []uint64 // base powers
@@ -94,12 +95,17 @@ func (g *GopherRepetition) Apply(d *pipeline.Document) string {
 		return ""
 	}
 	feat := g.features.get(s)
+	defer g.features.release(feat)
 	textLen := float64(feat.chars)
 	sc := g.scratch.Get().(*repScratch)
-	defer g.scratch.Put(sc)
+	defer func() {
+		clear(sc.pieces) // do not keep this text alive from the pool
+		g.scratch.Put(sc)
+	}()
 
 	if c.DupParaFrac > 0 || c.DupParaCharFrac > 0 {
-		paras := text.Paragraphs(strings.TrimSpace(s))
+		paras := text.AppendParagraphs(sc.pieces[:0], strings.TrimSpace(s))
+		sc.pieces = paras
 		dups, chars := findDuplicates(&sc.table, paras)
 		if c.DupParaFrac > 0 && float64(dups)/float64(len(paras)) > c.DupParaFrac {
 			return "dup_para_frac"
@@ -109,7 +115,9 @@ func (g *GopherRepetition) Apply(d *pipeline.Document) string {
 		}
 	}
 	if c.DupLineFrac > 0 || c.DupLineCharFrac > 0 {
-		lines := text.NonEmptyLines(s)
+		clear(sc.pieces) // the paragraphs, if any
+		lines := text.AppendNonEmptyLines(sc.pieces[:0], s)
+		sc.pieces = lines
 		if len(lines) > 0 {
 			dups, chars := findDuplicates(&sc.table, lines)
 			if c.DupLineFrac > 0 && float64(dups)/float64(len(lines)) > c.DupLineFrac {

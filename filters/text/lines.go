@@ -12,7 +12,12 @@ func Lines(s string) []string { return strings.Split(s, "\n") }
 // NonEmptyLines splits s on runs of newlines (the regex \n+), dropping
 // empty pieces at either end, as Gopher repetition's line splitter does.
 func NonEmptyLines(s string) []string {
-	out := make([]string, 0, strings.Count(s, "\n")+1)
+	return AppendNonEmptyLines(make([]string, 0, strings.Count(s, "\n")+1), s)
+}
+
+// AppendNonEmptyLines appends NonEmptyLines(s) to out, so a caller can
+// reuse one buffer across documents.
+func AppendNonEmptyLines(out []string, s string) []string {
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '\n')
 		if i < 0 {
@@ -28,20 +33,26 @@ func NonEmptyLines(s string) []string {
 }
 
 // Paragraphs splits s on runs of two or more newlines (\n{2,}).
-func Paragraphs(s string) []string {
-	var out []string
+func Paragraphs(s string) []string { return AppendParagraphs(nil, s) }
+
+// AppendParagraphs appends Paragraphs(s) to out, so a caller can reuse one
+// buffer across documents.
+func AppendParagraphs(out []string, s string) []string {
 	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\n' || i+1 >= len(s) || s[i+1] != '\n' {
-			continue
+	// strings.Index finds the next blank line with the vectorised search
+	// instead of testing every byte.
+	for i := 0; ; {
+		k := strings.Index(s[i:], "\n\n")
+		if k < 0 {
+			break
 		}
-		j := i
+		i += k
+		j := i + 2
 		for j < len(s) && s[j] == '\n' {
 			j++
 		}
 		out = append(out, s[start:i])
-		start = j
-		i = j - 1
+		start, i = j, j
 	}
 	return append(out, s[start:])
 }

@@ -2,6 +2,7 @@ package text
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -95,5 +96,26 @@ func BenchmarkWordsASCII(b *testing.B) {
 	var buf []string
 	for b.Loop() {
 		buf = AppendWords(buf[:0], s)
+	}
+}
+
+// TestParagraphsMatchRegexp checks Paragraphs against the regex split it
+// implements (\n{2,}) on every string of up to 10 bytes over {a, \n}.
+func TestParagraphsMatchRegexp(t *testing.T) {
+	re := regexp.MustCompile(`\n{2,}`)
+	for n := 0; n <= 10; n++ {
+		for bitsv := 0; bitsv < 1<<n; bitsv++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = 'a'
+				if bitsv>>i&1 == 1 {
+					b[i] = '\n'
+				}
+			}
+			s := string(b)
+			if got, want := Paragraphs(s), re.Split(s, -1); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Paragraphs(%q) = %q, want %q", s, got, want)
+			}
+		}
 	}
 }
