@@ -231,11 +231,8 @@ func parseMerge(raw json.RawMessage) (string, string, error) {
 }
 
 func (t *Tokenizer) buildNormalizer(raw json.RawMessage) error {
-	if isNull(raw) {
-		return nil
-	}
-	var c componentJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+	c, err := parseComponent(raw)
+	if c == nil || err != nil {
 		return err
 	}
 	switch c.Type {
@@ -243,22 +240,14 @@ func (t *Tokenizer) buildNormalizer(raw json.RawMessage) error {
 		t.nfc = true
 		return nil
 	case "Sequence":
-		for i, n := range c.Normalizers {
-			if err := t.buildNormalizer(n); err != nil {
-				return fmt.Errorf("sequence item %d: %w", i, err)
-			}
-		}
-		return nil
+		return eachItem(c.Normalizers, t.buildNormalizer)
 	}
 	return fmt.Errorf("type %q not supported (Kiln supports NFC)", c.Type)
 }
 
 func buildPreTokenizer(raw json.RawMessage, byteLevel *bool) ([]splitter, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	var c componentJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+	c, err := parseComponent(raw)
+	if c == nil || err != nil {
 		return nil, err
 	}
 	switch c.Type {
@@ -349,45 +338,29 @@ func (t *Tokenizer) buildAdded(list []addedTokenJSON) error {
 }
 
 func (t *Tokenizer) buildDecoder(raw json.RawMessage) error {
-	if isNull(raw) {
-		return nil
-	}
-	var c componentJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+	c, err := parseComponent(raw)
+	if c == nil || err != nil {
 		return err
 	}
 	switch c.Type {
 	case "ByteLevel":
 		return nil
 	case "Sequence":
-		for i, d := range c.Decoders {
-			if err := t.buildDecoder(d); err != nil {
-				return fmt.Errorf("sequence item %d: %w", i, err)
-			}
-		}
-		return nil
+		return eachItem(c.Decoders, t.buildDecoder)
 	}
 	return fmt.Errorf("type %q not supported (Kiln decodes ByteLevel)", c.Type)
 }
 
 func (t *Tokenizer) buildPostProcessor(raw json.RawMessage) error {
-	if isNull(raw) {
-		return nil
-	}
-	var c componentJSON
-	if err := json.Unmarshal(raw, &c); err != nil {
+	c, err := parseComponent(raw)
+	if c == nil || err != nil {
 		return err
 	}
 	switch c.Type {
 	case "ByteLevel":
 		return nil // offsets only; ids are unchanged
 	case "Sequence":
-		for i, p := range c.Processors {
-			if err := t.buildPostProcessor(p); err != nil {
-				return fmt.Errorf("sequence item %d: %w", i, err)
-			}
-		}
-		return nil
+		return eachItem(c.Processors, t.buildPostProcessor)
 	case "TemplateProcessing":
 		seen := false
 		for _, it := range c.Single {
@@ -445,4 +418,28 @@ func (t *Tokenizer) AddedTokens() []string {
 		out[i] = x.content
 	}
 	return out
+}
+
+// parseComponent decodes one tokenizer.json component (normalizer,
+// pre-tokenizer, decoder, post-processor); a JSON null gives nil.
+func parseComponent(raw json.RawMessage) (*componentJSON, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var c componentJSON
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// eachItem builds every item of a Sequence component, naming the item
+// that fails.
+func eachItem(items []json.RawMessage, build func(json.RawMessage) error) error {
+	for i, it := range items {
+		if err := build(it); err != nil {
+			return fmt.Errorf("sequence item %d: %w", i, err)
+		}
+	}
+	return nil
 }
