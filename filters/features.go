@@ -44,32 +44,145 @@ func computeFeatures(s string, f *docFeatures) *docFeatures {
 	}
 	f.hashes = slices.Grow(f.hashes[:0], n)[:n]
 	f.clen = slices.Grow(f.clen[:0], n)[:n]
+	hashes, clen := f.hashes[:n], f.clen[:n]
+	base := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	alpha := 0
 	for i, w := range f.words {
-		// One loop per word computes its hash (FNV-1a with a final mix),
-		// whether it holds an ASCII letter, and whether it is all ASCII;
-		// only non-ASCII words need the Unicode-aware helpers.
-		h := uint64(14695981039346656037)
+		// Words are substrings of s, so the 8 bytes that end a word can be
+		// loaded whenever it ends at least 8 bytes into s: an ASCII word
+		// is then hashed, counted and checked for letters 8 bytes at a
+		// time, with no loop over its bytes (whose exit mispredicted at
+		// nearly every word).
+		end := int(uintptr(unsafe.Pointer(unsafe.StringData(w)))-base) + len(w)
+		if l := len(w); l <= 8 && end >= 8 {
+			// Most words: one load, shifted so the word's bytes are low
+			// and zeros pad the top; fnv8 written out, as a call costs.
+			x := load8(s, end-8) >> (8 * uint(8-l))
+			if x&(0x80*ones) == 0 {
+				h := (fnvOffset ^ x&0xff) * fnvPrime
+				h = (h ^ x>>8&0xff) * fnvPrime
+				h = (h ^ x>>16&0xff) * fnvPrime
+				h = (h ^ x>>24&0xff) * fnvPrime
+				h = (h ^ x>>32&0xff) * fnvPrime
+				h = (h ^ x>>40&0xff) * fnvPrime
+				h = (h ^ x>>48&0xff) * fnvPrime
+				h = (h ^ x>>56) * fnvPrime
+				hashes[i] = mix64(h * fnvUnpad[8-l])
+				clen[i] = int32(l)
+				if letterBytes(x) != 0 {
+					alpha++
+				}
+				continue
+			}
+		} else if end >= 8 {
+			if h, letter, ok := asciiWordHash(s, end-len(w), end); ok {
+				hashes[i] = mix64(h)
+				clen[i] = int32(len(w))
+				alpha += letter
+				continue
+			}
+		}
+		// Non-ASCII words (and any word in the first 8 bytes).
+		h := uint64(fnvOffset)
 		var or, letter byte
 		for j := 0; j < len(w); j++ {
 			c := w[j]
-			h = (h ^ uint64(c)) * 1099511628211
+			h = (h ^ uint64(c)) * fnvPrime
 			or |= c
 			if lc := c | 0x20; lc >= 'a' && lc <= 'z' {
 				letter = 1
 			}
 		}
-		f.hashes[i] = mix64(h)
+		hashes[i] = mix64(h)
 		if or < 0x80 {
-			f.clen[i] = int32(len(w))
-			f.alpha += int(letter)
+			clen[i] = int32(len(w))
+			alpha += int(letter)
 			continue
 		}
-		f.clen[i] = int32(runeLen(w))
+		clen[i] = int32(runeLen(w))
 		if letter == 1 || text.HasLetter(w) {
-			f.alpha++
+			alpha++
 		}
 	}
+	f.alpha = alpha
 	return f
+}
+
+// FNV-1a, the word hash (before mix64).
+const (
+	ones      = 0x0101010101010101 // a byte-wise constant c is c*ones
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvUnpad[k] undoes k FNV-1a steps over zero bytes: a step over a zero
+// byte only multiplies by the (odd, so invertible) prime.
+var fnvUnpad = func() (t [8]uint64) {
+	inv := uint64(fnvPrime) // Newton's iteration for the inverse mod 2^64
+	for range 5 {
+		inv *= 2 - fnvPrime*inv
+	}
+	t[0] = 1
+	for k := 1; k < 8; k++ {
+		t[k] = t[k-1] * inv
+	}
+	return t
+}()
+
+// load8 reads s[i:i+8] little-endian (the compiler makes it one load).
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// fnv8 runs the 8 FNV-1a steps over the bytes of x, low byte first.
+func fnv8(h, x uint64) uint64 {
+	h = (h ^ x&0xff) * fnvPrime
+	h = (h ^ x>>8&0xff) * fnvPrime
+	h = (h ^ x>>16&0xff) * fnvPrime
+	h = (h ^ x>>24&0xff) * fnvPrime
+	h = (h ^ x>>32&0xff) * fnvPrime
+	h = (h ^ x>>40&0xff) * fnvPrime
+	h = (h ^ x>>48&0xff) * fnvPrime
+	return (h ^ x>>56) * fnvPrime
+}
+
+// asciiWordHash returns the FNV-1a hash of s[start:end] (end >= 8) and
+// whether it holds an ASCII letter, or ok false if it holds a non-ASCII
+// byte. Whole 8-byte chunks come first; the last 1-8 bytes are loaded as
+// the 8 ending the word, shifted so the bytes already hashed drop out
+// and zeros pad the top, and the padding steps are undone.
+func asciiWordHash(s string, start, end int) (h uint64, letter int, ok bool) {
+	h = fnvOffset
+	var or, let uint64
+	i := start
+	for ; end-i > 8; i += 8 {
+		x := load8(s, i)
+		or |= x
+		let |= letterBytes(x)
+		h = fnv8(h, x)
+	}
+	pad := 8 - (end - i)
+	x := load8(s, end-8) >> (8 * pad)
+	or |= x
+	let |= letterBytes(x)
+	h = fnv8(h, x) * fnvUnpad[pad]
+	if or&0x8080808080808080 != 0 {
+		return 0, 0, false
+	}
+	if let != 0 {
+		letter = 1
+	}
+	return h, letter, true
+}
+
+// letterBytes sets the top bit of each byte of x that is an ASCII letter
+// (valid for bytes below 0x80: no carry crosses bytes). Folding to lower
+// case maps a zero byte to ' ', not a letter.
+func letterBytes(x uint64) uint64 {
+	y := x | 0x20*ones
+	return (y + (0x80-'a')*ones) &^ (y + (0x80-'z'-1)*ones) & (0x80 * ones)
 }
 
 // mix64 is a 64-bit finaliser (SplitMix64's) so that the word hashes fed

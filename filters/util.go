@@ -2,37 +2,14 @@ package filters
 
 import (
 	"sync"
-	"unicode/utf8"
+
+	"github.com/kilnlm/kiln/filters/text"
 )
 
 // runeLen counts characters (code points) as Python's len does; it equals
-// utf8.RuneCountInString (an invalid byte counts as one), but skips ASCII
-// eight bytes at a time, and web text is mostly ASCII with a few curly
-// quotes that would otherwise send the whole text to the byte-wise count.
-func runeLen(s string) int {
-	n, i := 0, 0
-	for i < len(s) {
-		if i+8 <= len(s) {
-			// The compiler turns this into one 8-byte load.
-			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if w&0x8080808080808080 == 0 {
-				n += 8
-				i += 8
-				continue
-			}
-		}
-		if s[i] < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		n++
-		i += size
-	}
-	return n
-}
+// utf8.RuneCountInString (an invalid byte counts as one), with a vector
+// skip over ASCII (see text.RuneCount).
+func runeLen(s string) int { return text.RuneCount(s) }
 
 // tablePool recycles hash tables between documents.
 type tablePool struct{ p sync.Pool }

@@ -60,6 +60,15 @@ func isWordClass(c asciiClass) bool { return c == clsLetter || c == clsDigit || 
 // byte is segmented again with the full algorithm (rivo/uniseg); UAX #29
 // never joins across whitespace, so chunks are independent.
 func AppendWords(dst []string, s string) []string {
+	if blockClassify {
+		return appendWordsBlocks(dst, s)
+	}
+	return appendWordsScalar(dst, s)
+}
+
+// appendWordsScalar is AppendWords one byte at a time, for machines
+// without the vector classifier (see appendWordsBlocks).
+func appendWordsScalar(dst []string, s string) []string {
 	n := len(s)
 	chunkStart, chunkDst := 0, len(dst)
 	i := 0
@@ -152,7 +161,69 @@ func redoChunk(dst []string, s string, chunkStart, chunkDst, i int) ([]string, i
 	for end < len(s) && !(s[end] < 0x80 && asciiTable[s[end]] == clsSpace) {
 		end++
 	}
+	if d, ok := appendPunctChunk(dst[:chunkDst], s[chunkStart:end]); ok {
+		return d, end
+	}
 	return appendUnicodeWords(dst[:chunkDst], s[chunkStart:end]), end
+}
+
+// appendPunctChunk segments a chunk (no ASCII whitespace) whose only
+// non-ASCII characters are U+2010-U+2026 (dashes, curly quotes, bullets,
+// ellipsis: most of the non-ASCII in English web text), and reports false,
+// appending nothing, for any other chunk. The rules are appendASCIIWords'
+// with U+2018, U+2019 and U+2024 as MidNumLet (like '.', joining letters
+// and digits) and the rest as Other; these code points are neither
+// Extend, Format nor ZWJ, so the other UAX #29 rules do not apply.
+func appendPunctChunk(dst []string, s string) ([]string, bool) {
+	n := len(s)
+	for i := 0; i < n; i++ {
+		if s[i] >= 0x80 {
+			if i+2 >= n || s[i] != 0xe2 || s[i+1] != 0x80 || s[i+2] < 0x90 || s[i+2] > 0xa6 {
+				return dst, false
+			}
+			i += 2
+		}
+	}
+	for i := 0; i < n; {
+		if c := s[i]; c >= 0x80 || !isWordClass(asciiTable[c]) {
+			i++
+			continue
+		}
+		start := i
+		i++
+		for i < n {
+			c := s[i]
+			width, letters, digits := 1, false, false
+			if c < 0x80 {
+				cl := asciiTable[c]
+				if isWordClass(cl) {
+					i++
+					continue
+				}
+				letters = cl == clsMidLet
+				digits = cl == clsMidNum || c == '.' || c == '\''
+			} else {
+				width = 3
+				p := s[i+2]
+				letters = p == 0x98 || p == 0x99 || p == 0xa4
+				digits = letters
+			}
+			if !letters && !digits || i+width >= n || s[i+width] >= 0x80 {
+				break
+			}
+			// s[i-1] is the word's last byte, an ASCII letter, digit or '_'.
+			prev, next := asciiTable[s[i-1]], asciiTable[s[i+width]]
+			if letters && prev == clsLetter && next == clsLetter || digits && prev == clsDigit && next == clsDigit {
+				i += width + 1
+				continue
+			}
+			break
+		}
+		if w := s[start:i]; w[0] != '_' || strings.Trim(w, "_") != "" {
+			dst = append(dst, w)
+		}
+	}
+	return dst, true
 }
 
 // appendASCIIWords segments an ASCII chunk with no whitespace: letters,
@@ -250,40 +321,44 @@ func CountWords(s string) int {
 }
 
 // HasWords reports whether s holds at least n words, stopping as soon as
-// it has seen them.
+// it has seen them. s is segmented in pieces of about 128 bytes cut at
+// ASCII whitespace (UAX #29 never joins across it, so the pieces' words
+// are s's words), which lets the fast segmenter run and a line that
+// reaches n early stop there.
 func HasWords(s string, n int) bool {
 	if n <= 0 {
 		return true
 	}
-	var buf [32]string
+	// 128 bytes hold at most 64 words (words are separated), so buf
+	// seldom grows: only a piece extended by a long whitespace-free run.
+	const piece = 128
+	var buf [64]string
 	seen := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < 0x80 && asciiTable[c] == clsSpace {
-			i++
-			continue
-		}
-		j := i
-		ascii := true
-		for j < len(s) {
-			c := s[j]
-			if c >= 0x80 {
-				ascii = false
-			} else if asciiTable[c] == clsSpace {
-				break
+	for len(s) > 0 {
+		cut := len(s)
+		if cut > piece {
+			if k := indexASCIISpace(s[piece:]); k >= 0 {
+				cut = piece + k
 			}
-			j++
 		}
-		if ascii {
-			seen += len(appendASCIIWords(buf[:0], s[i:j]))
-		} else {
-			seen += len(appendUnicodeWords(buf[:0], s[i:j]))
-		}
+		seen += len(AppendWords(buf[:0], s[:cut]))
 		if seen >= n {
 			return true
 		}
-		i = j
+		s = s[cut:]
 	}
 	return false
+}
+
+// indexASCIISpace returns the index of the first ASCII whitespace byte in
+// s, or -1.
+func indexASCIISpace(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x80 && asciiTable[c] == clsSpace {
+			return i
+		}
+	}
+	return -1
 }
 
 // HasLetter reports whether w holds a letter in any script.

@@ -1,6 +1,9 @@
 package text
 
 import (
+	"encoding/json"
+	"github.com/kilnlm/kiln/internal/shareddata"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -54,11 +57,14 @@ func TestLinesParagraphsSentences(t *testing.T) {
 	}
 }
 
-// FuzzWords checks that the ASCII fast path agrees with the full UAX #29
-// segmentation on ASCII input, and that words are substrings holding a
-// letter or digit.
+// FuzzWords checks that the fast paths (ASCII, and chunks whose only
+// non-ASCII runes are general punctuation) agree with the full UAX #29
+// segmentation on any valid UTF-8 input, and that words are substrings
+// holding a letter or digit.
 func FuzzWords(f *testing.F) {
-	for _, s := range []string{"don't 3.14 e.g. a_b", "1,000;2 a:b x..y", "'a' \"b\" 1'2", "abc\tdef\nghi", "中文 text"} {
+	for _, s := range []string{"don't 3.14 e.g. a_b", "1,000;2 a:b x..y", "'a' \"b\" 1'2", "abc\tdef\nghi", "中文 text",
+		"it’s “quoted”—a‘b 1’2 3‘4 x․y 5․6 a’’b a’ ’a ’ _’_ a’_ 1’a a’1 … •item –– ‧ a‧b ‥ a‥b a\u2027b",
+		"\u2010\u2011\u2017\u201a\u2023\u2025\u2026\u2027\u200f\u2028 a\u200db a\u00adb a’\u0301b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -70,15 +76,6 @@ func FuzzWords(f *testing.F) {
 			if !strings.Contains(s, w) || !wordLike(w) {
 				t.Fatalf("bad word %q from %q", w, s)
 			}
-		}
-		ascii := true
-		for i := 0; i < len(s); i++ {
-			if s[i] >= 0x80 {
-				ascii = false
-			}
-		}
-		if !ascii {
-			return
 		}
 		var slow []string
 		for _, chunk := range strings.FieldsFunc(s, func(r rune) bool { return r < 0x80 && asciiTable[r] == clsSpace }) {
@@ -118,4 +115,164 @@ func TestParagraphsMatchRegexp(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzSegmenters checks AppendWords and the block path against the
+// scalar path (the byte-at-a-time algorithm that FuzzWords holds to
+// uniseg) on any input, invalid UTF-8 included, appending
+// to a non-empty dst (the block path takes back words of a non-ASCII
+// chunk and must not take earlier ones).
+func FuzzSegmenters(f *testing.F) {
+	for _, s := range segmenterSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkSegmenters(t, s) })
+}
+
+var segmenterSeeds = []string{
+	"", "a", "_", "__ _a_ a_ 1_2 ___", "don't 3.14 e.g. a_b", "1,000;2 a:b x..y", "'a' \"b\" 1'2",
+	"abc\tdef\nghi\v\fjkl\r", "中文 text", "don’t “quoted” — dash… 1’000 café",
+	"\xff\xfe broken \xc3 utf8 a\xe2\x80 x\x80y", "a.\xc3\xa9 1.\xe2\x80\x99 x\xe2\x80\x99s",
+	strings.Repeat("ab ", 21) + "a.b", strings.Repeat("x", 63) + ".y 1,2",
+	strings.Repeat("x", 64) + "é" + strings.Repeat(" y", 40),
+	strings.Repeat("word ", 30) + "naïve" + strings.Repeat("1.2 ", 30) + "ü",
+	"it’s “quoted”—a‘b 1’2 3‘4 x․y 5․6 a’’b a’ ’a ’ _’_ a’_ 1’a a’1 … •item –– ‧ a‧b ‥ a‥b a\u2027b",
+	"\u2010\u2011\u2017\u201a\u2023\u2025\u2026\u2027\u200f\u2028 a\u200db a\u00adb a’\u0301b x\xe2\x80 y\xe2 z\xe2\x80\x99",
+}
+
+func checkSegmenters(t *testing.T, s string) {
+	t.Helper()
+	want := appendWordsScalar([]string{"keep"}, s)
+	for _, c := range []struct {
+		name string
+		f    func([]string, string) []string
+	}{{"AppendWords", AppendWords}, {"blocks", appendWordsBlocks}} {
+		if got := c.f([]string{"keep"}, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s(%q) = %q, want %q", c.name, s, got, want)
+		}
+	}
+}
+
+// TestSegmenters runs checkSegmenters on the seeds at every offset and
+// length, so each lands on every position of a 64-byte block.
+func TestSegmenters(t *testing.T) {
+	var all strings.Builder
+	for _, s := range segmenterSeeds {
+		checkSegmenters(t, s)
+		all.WriteString(s)
+		all.WriteByte(' ')
+	}
+	s := all.String()
+	for i := 0; i < 70; i++ {
+		for j := i; j <= len(s); j += 1 + j%7 {
+			checkSegmenters(t, s[i:j])
+		}
+	}
+}
+
+// FuzzRuneCount checks RuneCount against utf8.RuneCountInString, the
+// input repeated so that runes straddle 64-byte blocks.
+func FuzzRuneCount(f *testing.F) {
+	for _, s := range segmenterSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, s := range []string{s, strings.Repeat(s, 7), strings.Repeat("a", 61) + s + strings.Repeat(s, 64)} {
+			if got, want := RuneCount(s), utf8.RuneCountInString(s); got != want {
+				t.Fatalf("RuneCount(%q) = %d, want %d", s, got, want)
+			}
+		}
+	})
+}
+
+func TestRuneCount(t *testing.T) {
+	s := strings.Join(segmenterSeeds, "\xf0\x9f") + strings.Repeat("é\xe2\x80", 50)
+	for i := 0; i < 70; i++ {
+		for j := i; j <= len(s); j++ {
+			if got, want := RuneCount(s[i:j]), utf8.RuneCountInString(s[i:j]); got != want {
+				t.Fatalf("RuneCount(%q) = %d, want %d", s[i:j], got, want)
+			}
+		}
+	}
+}
+
+// TestWordsMatchUnisegRealText holds the fast paths to the full UAX #29
+// segmentation on real web pages (curly quotes, dashes and ellipses are
+// common there) and the multilingual strings.
+func TestWordsMatchUnisegRealText(t *testing.T) {
+	var texts []string
+	for _, f := range []string{"dclm_labeled.jsonl", "cc_en_head-0091.jsonl", "cc_en_head-0174.jsonl"} {
+		data, err := os.ReadFile(shareddata.Path(t, "corpus", "web", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var rec struct{ Text string }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s:%d: %v", f, i+1, err)
+			}
+			texts = append(texts, rec.Text)
+		}
+	}
+	data, err := os.ReadFile(shareddata.Path(t, "tokenizers", "groundtruth", "multilingual_inputs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var multi []struct{ Text string }
+	if err := json.Unmarshal(data, &multi); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range multi {
+		texts = append(texts, m.Text)
+	}
+	nonASCII := 0
+	for _, s := range texts {
+		var slow []string
+		for _, chunk := range strings.FieldsFunc(s, func(r rune) bool { return r < 0x80 && asciiTable[r] == clsSpace }) {
+			slow = appendUnicodeWords(slow, chunk)
+			if strings.IndexFunc(chunk, func(r rune) bool { return r >= 0x80 }) >= 0 {
+				nonASCII++
+			}
+		}
+		if words := Words(s); !reflect.DeepEqual(words, slow) && !(len(words) == 0 && len(slow) == 0) {
+			t.Fatalf("fast paths differ from uniseg on %q", s[:min(len(s), 200)])
+		}
+	}
+	if len(texts) < 500 || nonASCII < 1000 {
+		t.Fatalf("too little real text checked: %d texts, %d non-ASCII chunks", len(texts), nonASCII)
+	}
+}
+
+// checkHasWords holds HasWords to the full word count for every n around
+// it.
+func checkHasWords(t *testing.T, s string) {
+	t.Helper()
+	total := len(Words(s))
+	for _, n := range []int{-1, 0, 1, 2, 3, total - 1, total, total + 1, total / 2, 65, 200} {
+		if got, want := HasWords(s, n), total >= n; got != want {
+			t.Fatalf("HasWords(%q, %d) = %v, but it has %d words", s[:min(len(s), 200)], n, got, total)
+		}
+	}
+}
+
+func TestHasWords(t *testing.T) {
+	long := strings.Repeat("a,", 300) + " " + strings.Repeat("word ", 100)
+	cases := append([]string{long, strings.Repeat("x", 500) + " y z", strings.Repeat("é ", 200), strings.Repeat(" \t\n", 100)}, segmenterSeeds...)
+	for _, s := range cases {
+		checkHasWords(t, s)
+		for cut := 100; cut < len(s); cut += 37 {
+			checkHasWords(t, s[:cut])
+			checkHasWords(t, s[cut:])
+		}
+	}
+}
+
+func FuzzHasWords(f *testing.F) {
+	for _, s := range segmenterSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkHasWords(t, s)
+		checkHasWords(t, strings.Repeat(s+" ", 9))
+	})
 }
