@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 	"unicode"
@@ -16,9 +17,10 @@ import (
 // stable sort, then, for each of up to 48 languages of the script, looks
 // each of the 300 profile trigrams up in that map: about 15,000 string-map
 // lookups per document. Here the profiles are inverted once (trigram ->
-// (language, rank) postings), trigrams are packed into integers, counted in
-// an open-addressing table and each distinct trigram of the sample is looked
-// up once. The integer distances are the same sums in another order, and
+// (language, rank) postings), the text's trigrams are counted under
+// numbers given in trigram order, which ranks them without sorting (see
+// "The trigram index" below), and each distinct trigram's postings are
+// read once. The integer distances are the same sums in another order, and
 // the confidence uses whatlanggo's own expressions, so results are
 // identical; filters/langid_test.go checks it against whatlanggo on every
 // web document, the multilingual strings and a fuzz target.
@@ -118,95 +120,71 @@ func scriptRangeTable(sc int) *unicode.RangeTable {
 
 var kanaTable = sync.OnceValue(func() *unicode.RangeTable { return whatlanggo.DetectScript("あ") })
 
-// posting is one occurrence of a trigram in a language profile.
-type posting struct {
-	lang uint8  // index into profileGroup.langs
-	pos  uint16 // rank of the trigram in that profile
-}
+// posting is one occurrence of a trigram in a language profile: the
+// language's global number (index into langScorer.base) above
+// postingPosBits, the trigram's rank in that profile below. Two bytes:
+// the postings take half the cache of a struct.
+type posting uint16
 
-// profileGroup is the inverted index of the profiles of one script.
+const (
+	postingPosBits = 9 // whatlanggo's profiles have 300 trigrams
+	maxLangs       = 1 << (16 - postingPosBits)
+)
+
+func makePosting(lang, pos int) posting { return posting(lang<<postingPosBits | pos) }
+
+func (p posting) lang() int { return int(p >> postingPosBits) }
+func (p posting) pos() int  { return int(p & (1<<postingPosBits - 1)) }
+
+// profileGroup is the languages of one profile-scored script.
 type profileGroup struct {
 	langs []whatlanggo.Lang // ascending, so ties resolve to the lowest Lang
-	base  []int             // distance of each language when no trigram matches
-	index map[uint64][]posting
-	// The probed index: each slot holds a profile trigram packed in 48
-	// bits (every profile rune is below 2^16) and its id+1 (0: empty);
-	// the postings of id are postings[starts[id]:starts[id+1]]. One 8-byte
-	// probe per trigram, and starts is small enough to stay cached.
-	slots    []uint64
-	starts   []uint32
-	postings []posting
+	first int               // global number of langs[0]; the group's are consecutive
+	keys  int               // distinct profile trigrams
 }
 
-// pack48 repacks a trigram key into 48 bits; ok is false when a rune is
-// 2^16 or more, which no profile holds.
-func pack48(key uint64) (uint64, bool) {
-	a, b, c := key>>42, key>>21&0x1fffff, key&0x1fffff
-	if a|b|c >= 1<<16 {
-		return 0, false
+// The trigram index. Every trigram that can rank among a text's trigrams
+// and that either is in a profile or is made of the 27-symbol alphabet
+// ' ', 'a'..'z' gets a gid; gids follow the packed-key order, which is
+// whatlanggo's tie order. Alphabet trigrams (nearly all of an English
+// text's) are found by direct indexing with 5-bit symbol codes; the other
+// profile trigrams in a small hash table ("wide"); anything else in a
+// per-call side table. Counting per gid and walking the seen gids in
+// order then ranks them without sorting; only side-table trigrams, rare
+// in Latin text, are sorted and merged in.
+const (
+	alphaOther = 31     // symbol code of a rune outside the alphabet
+	gidSkip    = 0xfffe // asciiGid: a trigram whatlanggo does not count
+	gidWide    = 0xffff // asciiGid: a rune outside the alphabet
+)
+
+// alphaCode is the 5-bit code of a trigram rune: 0 for ' ', 1-26 for
+// 'a'..'z' (order preserving), alphaOther for the rest.
+func alphaCode(r rune) uint8 {
+	if r == ' ' {
+		return 0
 	}
-	return a<<32 | b<<16 | c, true
+	if 'a' <= r && r <= 'z' {
+		return uint8(r - 'a' + 1)
+	}
+	return alphaOther
 }
 
-func slot48(p uint64, mask uint64) uint64 {
-	h := (p + 1) * 0x9E3779B97F4A7C15
-	return (h >> 32) & mask
+// inAlphabet reports whether a trigram's runes are all in the alphabet.
+func inAlphabet(a, b, c rune) bool {
+	return alphaCode(a) != alphaOther && alphaCode(b) != alphaOther && alphaCode(c) != alphaOther
 }
 
-// buildSlots lays the index out for probing at load factor at most 1/2.
-// It reports false when the profiles do not fit the packing (a rune of
-// 2^16 or more, 2^16-1 trigrams or more): the scorer then falls back to
-// whatlanggo rather than lose a trigram.
-func (g *profileGroup) buildSlots() bool {
-	keys := make([]uint64, 0, len(g.index))
-	for k := range g.index {
-		if _, ok := pack48(k); !ok {
-			return false
-		}
-		keys = append(keys, k)
+func alphaRune(code int) rune {
+	if code == 0 {
+		return ' '
 	}
-	if len(keys) >= 0xffff {
-		return false
-	}
-	slices.Sort(keys) // a deterministic layout
-	size := 16
-	for size < 2*len(keys) {
-		size *= 2
-	}
-	g.slots = make([]uint64, size)
-	mask := uint64(size - 1)
-	for id, k := range keys {
-		g.starts = append(g.starts, uint32(len(g.postings)))
-		g.postings = append(g.postings, g.index[k]...)
-		p, _ := pack48(k)
-		i := slot48(p, mask)
-		for g.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		g.slots[i] = p<<16 | uint64(id+1)
-	}
-	g.starts = append(g.starts, uint32(len(g.postings)))
-	return true
+	return 'a' + rune(code) - 1
 }
 
-// lookup returns the postings of a trigram (nil when no profile has it).
-func (g *profileGroup) lookup(key uint64) []posting {
-	p, ok := pack48(key)
-	if !ok {
-		return nil
-	}
-	mask := uint64(len(g.slots) - 1)
-	for i := slot48(p, mask); ; i = (i + 1) & mask {
-		e := g.slots[i]
-		if e == 0 {
-			return nil
-		}
-		if e>>16 == p {
-			id := e&0xffff - 1
-			return g.postings[g.starts[id]:g.starts[id+1]]
-		}
-	}
-}
+// counted reports whether whatlanggo counts the trigram r1 r2 r3: it drops
+// those with a space in the middle and at either end.
+func counted(r1, r2, r3 rune) bool { return r2 != ' ' || (r1 != ' ' && r3 != ' ') }
 
 // langScorer holds the immutable index; per-call scratch is a
 // trigramCounter the caller owns.
@@ -214,7 +192,20 @@ type langScorer struct {
 	groups   [numScripts]*profileGroup // non-nil for profile-scored scripts
 	fallback bool                      // profiles unavailable: call whatlanggo
 	ascMap   [utf8.RuneSelf]byte       // the trigram byte: ' ' for stop bytes, else lowercased
+	ascCode  [utf8.RuneSelf]uint8      // alphaCode of ascMap
 	ascLatin [utf8.RuneSelf]bool
+
+	base []int // per global language: its distance when no trigram matches
+
+	asciiGid [1 << 15]uint16 // by c1<<10|c2<<5|c3 codes: gid, gidSkip or gidWide
+	// wide holds the profile trigrams outside the alphabet: runes packed in
+	// runeBits each, shifted left 16, plus gid+1 (0: empty slot).
+	wide      []uint64
+	wideShift uint
+	runeBits  uint
+	keys      []uint64 // packed key of each gid, ascending
+	info      []uint32 // per gid: postings start<<8 | count
+	postings  []posting
 }
 
 // sharedLangScorer builds the index once per process; it is read-only
@@ -229,28 +220,35 @@ func newLangScorer() *langScorer {
 		if wlIsStopChar(r) {
 			s.ascMap[c] = ' '
 		}
+		s.ascCode[c] = alphaCode(rune(s.ascMap[c]))
 		s.ascLatin[c] = unicode.Is(unicode.Latin, r) && !wlIsStopChar(r)
 	}
-	for sc, prof := range map[int]map[whatlanggo.Lang][]string{
-		scLatin: wlLatin, scCyrillic: wlCyrillic, scArabic: wlArabic,
-		scDevanagari: wlDevanagari, scEthiopic: wlEthiopic, scHebrew: wlHebrew,
+	index := make(map[uint64][]posting)
+	for _, gp := range []struct {
+		sc   int
+		prof map[whatlanggo.Lang][]string
+	}{
+		{scLatin, wlLatin}, {scCyrillic, wlCyrillic}, {scArabic, wlArabic},
+		{scDevanagari, wlDevanagari}, {scEthiopic, wlEthiopic}, {scHebrew, wlHebrew},
 	} {
-		if len(prof) == 0 || len(prof) > 255 {
+		if len(gp.prof) == 0 {
 			s.fallback = true
 			return s
 		}
-		g := &profileGroup{index: make(map[uint64][]posting)}
-		for lang := range prof {
+		g := &profileGroup{first: len(s.base)}
+		for lang := range gp.prof {
 			g.langs = append(g.langs, lang)
 		}
 		slices.Sort(g.langs)
-		for li, lang := range g.langs {
-			tris := prof[lang]
-			if len(tris) > 0xffff {
-				s.fallback = true // ranks would not fit a posting
+		keys := make(map[uint64]bool)
+		for _, lang := range g.langs {
+			tris := gp.prof[lang]
+			gl := len(s.base)
+			if len(tris) > 1<<postingPosBits || gl >= maxLangs {
+				s.fallback = true // ranks or languages would not fit a posting
 				return s
 			}
-			g.base = append(g.base, wlMaxTrigramDistance*len(tris))
+			s.base = append(s.base, wlMaxTrigramDistance*len(tris))
 			for pos, tri := range tris {
 				key, ok := packTrigramString(tri)
 				if !ok {
@@ -259,16 +257,121 @@ func newLangScorer() *langScorer {
 					// the full distance, as in whatlanggo.
 					continue
 				}
-				g.index[key] = append(g.index[key], posting{uint8(li), uint16(pos)})
+				index[key] = append(index[key], makePosting(gl, pos))
+				keys[key] = true
 			}
 		}
-		if !g.buildSlots() {
-			s.fallback = true
-			return s
-		}
-		s.groups[sc] = g
+		g.keys = len(keys)
+		s.groups[gp.sc] = g
+	}
+	if !s.buildIndex(index) {
+		s.fallback = true
 	}
 	return s
+}
+
+func trigramRunes(key uint64) (a, b, c rune) {
+	return rune(key >> 42), rune(key >> 21 & 0x1fffff), rune(key & 0x1fffff)
+}
+
+// buildIndex numbers the trigrams and lays out the lookup tables. It
+// reports false when the profiles do not fit them (too many trigrams or
+// postings, runes too wide): the scorer then falls back to whatlanggo
+// rather than lose a trigram.
+func (s *langScorer) buildIndex(index map[uint64][]posting) bool {
+	var keys []uint64
+	for c1 := range 27 {
+		for c2 := range 27 {
+			for c3 := range 27 {
+				a, b, c := alphaRune(c1), alphaRune(c2), alphaRune(c3)
+				if counted(a, b, c) {
+					keys = append(keys, packTrigram(a, b, c))
+				}
+			}
+		}
+	}
+	var maxRune rune
+	nWide := 0
+	for k := range index {
+		a, b, c := trigramRunes(k)
+		if inAlphabet(a, b, c) {
+			// An alphabet trigram: numbered above if whatlanggo counts
+			// it; if not, it never matches, as in whatlanggo.
+			continue
+		}
+		keys = append(keys, k)
+		maxRune = max(maxRune, a, b, c)
+		nWide++
+	}
+	slices.Sort(keys)
+	s.runeBits = uint(bits.Len32(uint32(maxRune)))
+	if len(keys) >= gidSkip || 3*s.runeBits > 48 {
+		return false
+	}
+	size := 16
+	for size < 2*nWide {
+		size *= 2
+	}
+	s.wide = make([]uint64, size)
+	s.wideShift = uint(64 - bits.TrailingZeros(uint(size)))
+	for i := range s.asciiGid {
+		s.asciiGid[i] = gidWide
+	}
+	for c1 := range 27 {
+		for c2 := range 27 {
+			for c3 := range 27 {
+				if !counted(alphaRune(c1), alphaRune(c2), alphaRune(c3)) {
+					s.asciiGid[c1<<10|c2<<5|c3] = gidSkip
+				}
+			}
+		}
+	}
+	s.keys = keys
+	s.info = make([]uint32, len(keys))
+	for gid, k := range keys {
+		ps := index[k]
+		if len(ps) > 0xff || len(s.postings) >= 1<<24 {
+			return false
+		}
+		s.info[gid] = uint32(len(s.postings))<<8 | uint32(len(ps))
+		s.postings = append(s.postings, ps...)
+		a, b, c := trigramRunes(k)
+		if inAlphabet(a, b, c) {
+			s.asciiGid[int(alphaCode(a))<<10|int(alphaCode(b))<<5|int(alphaCode(c))] = uint16(gid)
+			continue
+		}
+		ck := s.compact(a, b, c)
+		mask := uint64(size - 1)
+		i := (ck * 0x9E3779B97F4A7C15) >> s.wideShift
+		for s.wide[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.wide[i] = ck<<16 | uint64(gid+1)
+	}
+	return true
+}
+
+func (s *langScorer) compact(a, b, c rune) uint64 {
+	return uint64(a)<<(2*s.runeBits) | uint64(b)<<s.runeBits | uint64(c)
+}
+
+// wideGid returns the gid of a trigram with a rune outside the alphabet,
+// or -1 when no profile has it.
+func (s *langScorer) wideGid(a, b, c rune) int {
+	if uint32(a|b|c)>>s.runeBits != 0 {
+		return -1
+	}
+	ck := s.compact(a, b, c)
+	mask := uint64(len(s.wide) - 1)
+	for i := (ck * 0x9E3779B97F4A7C15) >> s.wideShift; ; i = (i + 1) & mask {
+		e := s.wide[i]
+		if e == 0 {
+			return -1
+		}
+		if e>>16 == ck {
+			return int(e&0xffff) - 1
+		}
+	}
 }
 
 // wlIsStopChar is whatlanggo's stop-character rule (utils.go): symbols,
@@ -298,85 +401,23 @@ func packTrigramString(s string) (uint64, bool) {
 	return packTrigram(rs[0], rs[1], rs[2]), true
 }
 
-// trigramCounter is an open-addressing count table keyed by packed
-// trigrams (Fibonacci hashing, linear probing); slots are reset through
-// the list of used slots.
+// trigramCounter is the per-call scratch: counts per gid, and an
+// open-addressing count table (Fibonacci hashing, linear probing) for the
+// trigrams without a gid. Everything is left zeroed after a call.
 type trigramCounter struct {
-	slots  []countSlot
-	shift  uint     // 64 - log2(len(slots))
-	used   []int32  // occupied slot numbers, in insertion order
-	byRank []uint64 // keys, most frequent first
-	hist   []int32  // per count: number of trigrams, then bucket start
-	dist   []int
-	tmp    []uint64 // radix sort buffer
-}
+	cnt   []uint32 // per gid
+	found []uint16 // gids counted, in first-seen order
+	bits  []uint64 // bitmap of the found gids
+	top   []uint64 // bitmap of the nonzero words of bits
 
-// radixSort sorts keys ascending with an LSD radix sort, faster than a
-// comparison sort on the few hundred keys of a count bucket. Keys of three
-// ASCII runes (most of them) are first compacted to 21 bits in the same
-// order and sorted 7 bits at a time; other keys 8 bits at a time. Digits
-// equal in every key are skipped. tmp is scratch; the possibly grown
-// scratch is returned.
-func radixSort(keys, tmp []uint64) []uint64 {
-	if len(keys) < 64 {
-		slices.Sort(keys)
-		return tmp
-	}
-	const ascii = 0x7f<<42 | 0x7f<<21 | 0x7f
-	var or uint64
-	for _, k := range keys {
-		or |= k
-	}
-	tmp = slices.Grow(tmp[:0], len(keys))[:len(keys)]
-	if or&^ascii == 0 {
-		for i, k := range keys {
-			keys[i] = k>>42<<14 | (k>>21)&0x7f<<7 | k&0x7f
-		}
-		radixPasses(keys, tmp, 7, 21)
-		for i, k := range keys {
-			keys[i] = k>>14<<42 | (k>>7)&0x7f<<21 | k&0x7f
-		}
-		return tmp
-	}
-	radixPasses(keys, tmp, 8, 64)
-	return tmp
-}
+	slots []countSlot
+	shift uint    // 64 - log2(len(slots))
+	used  []int32 // occupied slot numbers, in insertion order
 
-// radixPasses sorts keys (of the given width) by digits of the given bits,
-// least significant first, using tmp (len(keys)) as the other buffer.
-func radixPasses(keys, tmp []uint64, digit, width uint) {
-	var or, and uint64 = 0, ^uint64(0)
-	for _, k := range keys {
-		or |= k
-		and &= k
-	}
-	varying := or ^ and
-	mask := uint64(1)<<digit - 1
-	src, dst := keys, tmp
-	var count [256]int
-	for shift := uint(0); shift < width; shift += digit {
-		if (varying>>shift)&mask == 0 {
-			continue
-		}
-		clear(count[:mask+1])
-		for _, k := range src {
-			count[(k>>shift)&mask]++
-		}
-		pos := 0
-		for i, c := range count[:mask+1] {
-			count[i] = pos
-			pos += c
-		}
-		for _, k := range src {
-			b := (k >> shift) & mask
-			dst[count[b]] = k
-			count[b]++
-		}
-		src, dst = dst, src
-	}
-	if &src[0] != &keys[0] {
-		copy(keys, src)
-	}
+	hist []int32 // per count: number of trigrams, then next rank
+	rest []countSlot
+	dist [maxLangs]int
+	work []uint64
 }
 
 type countSlot struct {
@@ -462,6 +503,16 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 	// A text of n bytes has at most n+1 trigrams (n runes plus the final
 	// space).
 	t.reserve(len(text) + 1)
+	if len(t.cnt) != len(s.keys) {
+		t.cnt = make([]uint32, len(s.keys))
+		t.found = make([]uint16, len(s.keys)+1)
+		t.bits = make([]uint64, (len(s.keys)+63)/64)
+		t.top = make([]uint64, (len(t.bits)+63)/64)
+	}
+	if len(t.hist) < len(text)+2 {
+		t.hist = make([]int32, len(text)+2)
+	}
+	cnt, found, nf := t.cnt, t.found, 0
 
 	// One pass computes whatlanggo's script vote (script.go) and its
 	// trigram counts (trigrams.go) together.
@@ -473,17 +524,20 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 	half := len(text) / 2
 	script := scNone // set when one script passes half the length: whatlanggo returns it at once
 	// Trigram state: txt is the lowered, stop-mapped runes plus a final
-	// space; r1 starts as a space and r2 as txt[0].
+	// space; r1 starts as a space and r2 as txt[0]. ai holds the symbol
+	// codes of r1, r2 (then r3) in 5 bits each.
 	var r1, r2 rune = ' ', 0
+	var ai uint32
 	first := true
 	for i := 0; i < len(text); {
 		c := text[i]
 		var r rune
+		var code uint32
 		if c < utf8.RuneSelf {
 			// ASCII: a letter is Latin and votes; stop bytes become a
 			// space; other bytes (controls) are kept as they are.
 			i++
-			r = rune(s.ascMap[c])
+			r, code = rune(s.ascMap[c]), uint32(s.ascCode[c])
 			if s.ascLatin[c] && script == scNone {
 				counts[scLatin]++
 				if counts[scLatin] > half {
@@ -517,19 +571,29 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 				}
 				r = unicode.ToLower(r)
 			}
+			code = uint32(alphaCode(r))
 		}
 		if first {
-			r2, first = r, false
+			r2, ai, first = r, code, false
 			continue
 		}
-		if r2 != ' ' || (r1 != ' ' && r != ' ') {
-			t.add(packTrigram(r1, r2, r))
+		ai = (ai<<5 | code) & (1<<15 - 1)
+		if g := s.asciiGid[ai]; g < gidSkip {
+			nf = countGid(cnt, found, nf, g)
+		} else if g == gidWide {
+			nf = s.countOther(t, nf, r1, r2, r)
 		}
 		r1, r2 = r2, r
 	}
-	if !first && r2 != ' ' { // the final space as r3: kept unless r2 is a space
-		t.add(packTrigram(r1, r2, ' '))
+	if !first { // the final space as r3
+		ai = ai << 5 & (1<<15 - 1)
+		if g := s.asciiGid[ai]; g < gidSkip {
+			nf = countGid(cnt, found, nf, g)
+		} else if g == gidWide {
+			nf = s.countOther(t, nf, r1, r2, ' ')
+		}
 	}
+	nDistinct := nf + len(t.used)
 
 	if script == scNone {
 		best, jp := 0, 0
@@ -542,6 +606,7 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 			}
 		}
 		if best == 0 {
+			t.clearCounts(nf)
 			return langResult{lang: -1}
 		}
 		if script == scHan && jp > 0 {
@@ -550,65 +615,11 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 	}
 	res := langResult{script: scriptRangeTable(script)}
 	if l := singleLang[script]; l >= 0 {
+		t.clearCounts(nf)
 		res.lang, res.confidence = l, 1
 		return res
 	}
 	g := s.groups[script]
-
-	// Rank as whatlanggo does: most frequent first; equal counts by
-	// descending UTF-8 order. A counting sort by count places each count's
-	// keys in one bucket; sorting a bucket's keys ascending gives the rank
-	// of its i-th key (of n, bucket at start) as start + n-1-i.
-	maxCount := int32(0)
-	for _, i := range t.used {
-		maxCount = max(maxCount, t.slots[i].count)
-	}
-	t.hist = slices.Grow(t.hist[:0], int(maxCount)+2)[:maxCount+2]
-	clear(t.hist)
-	for _, i := range t.used {
-		t.hist[t.slots[i].count]++
-	}
-	// hist[c] becomes the start of count c's bucket, highest counts first.
-	start := int32(0)
-	for c := maxCount; c >= 1; c-- {
-		n := t.hist[c]
-		t.hist[c] = start
-		start += n
-	}
-	t.byRank = slices.Grow(t.byRank[:0], len(t.used))[:len(t.used)]
-	for _, i := range t.used {
-		c := t.slots[i].count
-		t.byRank[t.hist[c]] = t.slots[i].key - 1
-		t.hist[c]++
-	}
-	// hist[c] is now the end of bucket c (and the start of bucket c-1).
-	t.dist = append(t.dist[:0], g.base...)
-	dist := t.dist
-	lo := 0
-	for c := maxCount; c >= 1; c-- {
-		hi := int(t.hist[c])
-		if hi == lo {
-			continue
-		}
-		bucket := t.byRank[lo:hi]
-		t.tmp = radixSort(bucket, t.tmp)
-		last := lo + len(bucket) - 1
-		for j, key := range bucket {
-			ps := g.lookup(key)
-			if len(ps) == 0 {
-				continue
-			}
-			rank := last - j
-			for _, p := range ps {
-				d := rank - int(p.pos)
-				if d < 0 {
-					d = -d
-				}
-				dist[p.lang] += d - wlMaxTrigramDistance
-			}
-		}
-		lo = hi
-	}
 
 	// Candidates as whatlanggo filters them (whitelist first, else blacklist).
 	allowed := func(l whatlanggo.Lang) bool {
@@ -622,6 +633,7 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 		}
 		return true
 	}
+	dist := s.distances(t, nf)[g.first : g.first+len(g.langs)]
 	n, b1, d1, d2 := 0, -1, 0, 0
 	for li, d := range dist {
 		if !allowed(g.langs[li]) {
@@ -669,13 +681,128 @@ func (s *langScorer) detect(text string, opts whatlanggo.Options, t *trigramCoun
 		return res
 	}
 	rate := float64((score1 - score2)) / float64(score2)
-	confidentRate := float64(12.0/float64(len(t.used))) + 0.05
+	confidentRate := float64(12.0/float64(nDistinct)) + 0.05
 	if rate > confidentRate {
 		res.confidence = 1.0
 	} else {
 		res.confidence = rate / confidentRate
 	}
 	return res
+}
+
+func (t *trigramCounter) clearCounts(nf int) {
+	for _, g := range t.found[:nf] {
+		t.cnt[g] = 0
+	}
+}
+
+// distances ranks the counted trigrams as whatlanggo does (most frequent
+// first; equal counts by descending key) and returns every language's
+// distance; it clears the gid counts. The rank of a trigram of count c is
+// the number of trigrams counted more often plus those counted c times
+// with a greater key, so walking all trigrams by descending key and
+// handing out per-count ranks in turn ranks them all.
+func (s *langScorer) distances(t *trigramCounter, nf int) *[maxLangs]int {
+	cnt, bm, top, hist := t.cnt, t.bits, t.top, t.hist
+	maxCount := uint32(0)
+	for _, g := range t.found[:nf] {
+		c := cnt[g]
+		maxCount = max(maxCount, c)
+		hist[c]++
+		bm[g>>6] |= 1 << (g & 63)
+		top[g>>12] |= 1 << (g >> 6 & 63)
+	}
+	t.rest = t.rest[:0]
+	for _, i := range t.used {
+		sl := t.slots[i]
+		maxCount = max(maxCount, uint32(sl.count))
+		hist[sl.count]++
+		t.rest = append(t.rest, countSlot{sl.key - 1, sl.count})
+	}
+	// hist[c] becomes the rank of the first trigram counted c times.
+	next := int32(0)
+	for c := int(maxCount); c >= 1; c-- {
+		n := hist[c]
+		hist[c] = next
+		next += n
+	}
+	// The side-table trigrams, by descending key, merged into the walk.
+	rest := t.rest
+	if len(rest) > 1 {
+		slices.SortFunc(rest, func(a, b countSlot) int {
+			if a.key > b.key {
+				return -1
+			}
+			return 1 // keys are distinct
+		})
+	}
+	dist := &t.dist
+	copy(dist[:], s.base)
+	work := t.work[:0] // rank<<32 | info of the ranked trigrams with postings
+	for tw := len(top) - 1; tw >= 0; tw-- {
+		for w := top[tw]; w != 0; {
+			b := 63 - bits.LeadingZeros64(w)
+			w &^= 1 << b
+			wi := tw<<6 | b
+			for x := bm[wi]; x != 0; {
+				bb := 63 - bits.LeadingZeros64(x)
+				x &^= 1 << bb
+				g := wi<<6 | bb
+				c := cnt[g]
+				cnt[g] = 0
+				for len(rest) > 0 && rest[0].key > s.keys[g] {
+					hist[rest[0].count]++
+					rest = rest[1:]
+				}
+				rank := hist[c]
+				hist[c]++
+				if in := s.info[g]; in&0xff != 0 {
+					work = append(work, uint64(rank)<<32|uint64(in))
+				}
+			}
+			bm[wi] = 0
+		}
+		top[tw] = 0
+	}
+	t.work = work
+	clear(hist[:maxCount+1])
+	// Then each ranked trigram's postings.
+	postings := s.postings
+	for _, w := range work {
+		rank := int(w >> 32)
+		in := uint32(w)
+		for _, p := range postings[in>>8 : in>>8+in&0xff] {
+			d := rank - p.pos()
+			m := d >> 63 // branch-free |d|: its sign is unpredictable
+			dist[p.lang()] += (d ^ m - m) - wlMaxTrigramDistance
+		}
+	}
+	return dist
+}
+
+// countGid counts gid g, recording it in found[nf] when new; it returns
+// the new number of found gids.
+func countGid(cnt []uint32, found []uint16, nf int, g uint16) int {
+	found[nf] = g
+	if cnt[g] == 0 {
+		nf++
+	}
+	cnt[g]++
+	return nf
+}
+
+// countOther counts a trigram with a rune outside the alphabet (when
+// whatlanggo counts it): by gid when a profile has it, else in the side
+// table.
+func (s *langScorer) countOther(t *trigramCounter, nf int, r1, r2, r3 rune) int {
+	if !counted(r1, r2, r3) {
+		return nf
+	}
+	if g := s.wideGid(r1, r2, r3); g >= 0 {
+		return countGid(t.cnt, t.found, nf, uint16(g))
+	}
+	t.add(packTrigram(r1, r2, r3))
+	return nf
 }
 
 // runeScript returns the script class of a non-ASCII letter, trying the

@@ -2,8 +2,8 @@ package filters
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +57,7 @@ func TestLangScorerUsesProfiles(t *testing.T) {
 		t.Fatal("whatlanggo's profiles were not found: the scorer falls back to whatlanggo (check the go:linkname names against the whatlanggo version)")
 	}
 	for sc, min := range map[int]int{scLatin: 40, scCyrillic: 5, scArabic: 3, scDevanagari: 3, scEthiopic: 2, scHebrew: 2} {
-		if g := s.groups[sc]; g == nil || len(g.langs) < min || len(g.index) < 300 {
+		if g := s.groups[sc]; g == nil || len(g.langs) < min || g.keys < 300 {
 			t.Errorf("script %d: profile group too small: %+v", sc, g)
 		}
 	}
@@ -197,26 +197,118 @@ func BenchmarkLanguageScorer(b *testing.B) {
 	})
 }
 
-func TestRadixSort(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	var tmp []uint64
-	for _, n := range []int{0, 1, 63, 64, 65, 400, 3000} {
-		for _, ascii := range []bool{true, false} {
-			keys := make([]uint64, n)
-			for i := range keys {
-				if ascii {
-					keys[i] = packTrigram(rune(rng.IntN(128)), rune(rng.IntN(128)), rune(rng.IntN(128)))
-				} else {
-					keys[i] = packTrigram(rune(rng.IntN(0x110000)), rune(rng.IntN(300)), rune(rng.IntN(128)))
+// TestLangIndex checks the trigram index against the profiles: gids in
+// key order, every alphabet trigram whatlanggo counts and every other
+// profile trigram found under its own gid, and each gid's postings those
+// of its trigram.
+func TestLangIndex(t *testing.T) {
+	s := sharedLangScorer()
+	if s.fallback {
+		t.Fatal("scorer falls back to whatlanggo")
+	}
+	if !slices.IsSorted(s.keys) || len(slices.Compact(slices.Clone(s.keys))) != len(s.keys) {
+		t.Fatal("gid keys are not strictly ascending")
+	}
+	want := map[uint64][]posting{}
+	nlang := 0
+	for _, prof := range []map[whatlanggo.Lang][]string{wlLatin, wlCyrillic, wlArabic, wlDevanagari, wlEthiopic, wlHebrew} {
+		langs := slices.Sorted(maps.Keys(prof))
+		for _, l := range langs {
+			for pos, tri := range prof[l] {
+				if k, ok := packTrigramString(tri); ok {
+					want[k] = append(want[k], makePosting(nlang, pos))
 				}
 			}
-			want := slices.Clone(keys)
-			slices.Sort(want)
-			tmp = radixSort(keys, tmp)
-			if !slices.Equal(keys, want) {
-				t.Fatalf("n=%d ascii=%v: radixSort differs from slices.Sort", n, ascii)
+			nlang++
+		}
+	}
+	if len(s.base) != nlang {
+		t.Fatalf("%d languages, want %d", len(s.base), nlang)
+	}
+	gidOf := func(a, b, c rune) int {
+		if inAlphabet(a, b, c) {
+			switch g := s.asciiGid[int(alphaCode(a))<<10|int(alphaCode(b))<<5|int(alphaCode(c))]; g {
+			case gidSkip:
+				return -2
+			case gidWide:
+				t.Fatalf("alphabet trigram %q marked wide", string([]rune{a, b, c}))
+			default:
+				return int(g)
 			}
 		}
+		return s.wideGid(a, b, c)
+	}
+	for c1 := range 27 {
+		for c2 := range 27 {
+			for c3 := range 27 {
+				a, b, c := alphaRune(c1), alphaRune(c2), alphaRune(c3)
+				g := gidOf(a, b, c)
+				if !counted(a, b, c) {
+					if g != -2 {
+						t.Fatalf("%q: uncounted trigram has gid %d", string([]rune{a, b, c}), g)
+					}
+					continue
+				}
+				if g < 0 || s.keys[g] != packTrigram(a, b, c) {
+					t.Fatalf("%q: gid %d", string([]rune{a, b, c}), g)
+				}
+			}
+		}
+	}
+	for k, ps := range want {
+		a, b, c := trigramRunes(k)
+		g := gidOf(a, b, c)
+		if g == -2 {
+			continue // never counted, so never matched
+		}
+		if g < 0 || s.keys[g] != k {
+			t.Fatalf("profile trigram %q: gid %d", string([]rune{a, b, c}), g)
+		}
+		in := s.info[g]
+		if got := s.postings[in>>8 : in>>8+in&0xff]; !slices.Equal(got, ps) {
+			t.Fatalf("profile trigram %q: postings %v, want %v", string([]rune{a, b, c}), got, ps)
+		}
+	}
+	// Trigrams in no profile: no gid unless in the alphabet, no postings.
+	for _, tri := range []string{"xq\u00e9", "\u00e9\u00e9\u00e9", "\x00ab", "\u4e2d\u6587 ", "zzq", "\U0001F600ab"} {
+		rs := []rune(tri)
+		g := gidOf(rs[0], rs[1], rs[2])
+		k := packTrigram(rs[0], rs[1], rs[2])
+		if _, inProfile := want[k]; inProfile {
+			continue
+		}
+		if g >= 0 && s.info[g]&0xff != 0 {
+			t.Errorf("%q: not in a profile but has postings", tri)
+		}
+		if g >= 0 && s.keys[g] != k || g < 0 && inAlphabet(rs[0], rs[1], rs[2]) {
+			t.Errorf("%q: gid %d", tri, g)
+		}
+	}
+}
+
+// TestLangScratchReset checks that a call leaves the scratch zeroed, also
+// on the early returns, so results do not depend on earlier calls.
+func TestLangScratchReset(t *testing.T) {
+	s := sharedLangScorer()
+	tc := newTrigramCounter(4)
+	for _, text := range []string{"The quick brown fox, é\x00ü zzz", "漢字とかな abc", "1234", "Привет мир ab"} {
+		s.detect(text, whatlanggo.Options{}, tc)
+		if slices.ContainsFunc(tc.cnt, func(c uint32) bool { return c != 0 }) ||
+			slices.ContainsFunc(tc.bits, func(w uint64) bool { return w != 0 }) ||
+			slices.ContainsFunc(tc.top, func(w uint64) bool { return w != 0 }) ||
+			slices.ContainsFunc(tc.hist, func(n int32) bool { return n != 0 }) ||
+			len(tc.used) != 0 || slices.ContainsFunc(tc.slots, func(c countSlot) bool { return c != countSlot{} }) {
+			t.Fatalf("scratch not reset after %q", text)
+		}
+	}
+}
+
+// TestLanguageLongRepeats compares on texts whose trigram counts are large.
+func TestLanguageLongRepeats(t *testing.T) {
+	s := sharedLangScorer()
+	tc := newTrigramCounter(16)
+	for _, text := range []string{strings.Repeat("a", 70000), strings.Repeat("ab ", 70000), strings.Repeat("é", 70000), strings.Repeat("the cat ", 9000) + strings.Repeat("x\u00e9y ", 9000)} {
+		sameAsWhatlang(t, s, tc, text, whatlanggo.Options{})
 	}
 }
 
