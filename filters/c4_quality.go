@@ -72,6 +72,13 @@ type foldMatcher struct {
 	anchor []int       // offset of pattern k's anchor byte
 	cand   [256]uint32 // bit k: this byte is pattern k's anchor (either case)
 	lower  [256]byte
+	// pairs[k] are two adjacent bytes of pattern k, the anchor and its
+	// neighbour, starting pairAt[k] bytes after the anchor (0 or -1). The
+	// vector scan looks for the pairs, far rarer than single letters in
+	// text. Nil unless every pair byte has bit 0x20 set, so that OR 0x20
+	// folds every byte that can match it onto it (letters to lowercase).
+	pairs  [][2]byte
+	pairAt []int
 }
 
 // letterRarity orders lowercase letters from rarest to most common in
@@ -80,6 +87,7 @@ const letterRarity = "zqxjkvbpygfwmucldrhsnioate"
 
 func newFoldMatcher(pats []string, flags []uint8) *foldMatcher {
 	m := &foldMatcher{pats: pats, flags: flags}
+	foldable := true
 	for c := range 256 {
 		m.lower[c] = byte(c)
 		if c >= 'A' && c <= 'Z' {
@@ -98,31 +106,57 @@ func newFoldMatcher(pats []string, flags []uint8) *foldMatcher {
 			}
 		}
 		m.anchor = append(m.anchor, best)
+		at := 0
+		if best+1 == len(p) {
+			at = -1
+		}
+		if len(p) < 2 {
+			foldable = false
+		} else {
+			pair := [2]byte{p[best+at], p[best+at+1]}
+			foldable = foldable && pair[0]|0x20 == pair[0] && pair[1]|0x20 == pair[1]
+			m.pairs, m.pairAt = append(m.pairs, pair), append(m.pairAt, at)
+		}
 		for c := range 256 {
 			if p != "" && m.lower[c] == p[best] {
 				m.cand[c] |= 1 << k
 			}
 		}
 	}
+	if !foldable {
+		m.pairs, m.pairAt = nil, nil
+	}
 	return m
 }
 
 // scan returns the OR of the flags of every pattern found in s.
 func (m *foldMatcher) scan(s string) uint8 {
+	if m.pairs != nil && len(s) >= 16 {
+		if hits, ok := m.scanVector(s); ok {
+			return hits
+		}
+	}
 	var hits uint8
 	for i := 0; i < len(s); i++ {
-		cand := m.cand[s[i]]
-		for cand != 0 {
-			k := bits.TrailingZeros32(cand)
-			cand &= cand - 1
-			if hits&m.flags[k] != 0 {
-				continue
-			}
-			p := m.pats[k]
-			start := i - m.anchor[k]
-			if start >= 0 && start+len(p) <= len(s) && m.equalFold(s[start:start+len(p)], p) {
-				hits |= m.flags[k]
-			}
+		hits = m.check(s, i, hits)
+	}
+	return hits
+}
+
+// check tests the patterns anchored at byte i of s that are not yet in
+// hits and returns hits with those found added.
+func (m *foldMatcher) check(s string, i int, hits uint8) uint8 {
+	cand := m.cand[s[i]]
+	for cand != 0 {
+		k := bits.TrailingZeros32(cand)
+		cand &= cand - 1
+		if hits&m.flags[k] != 0 {
+			continue
+		}
+		p := m.pats[k]
+		start := i - m.anchor[k]
+		if start >= 0 && start+len(p) <= len(s) && m.equalFold(s[start:start+len(p)], p) {
+			hits |= m.flags[k]
 		}
 	}
 	return hits
@@ -315,18 +349,33 @@ func hasLongField(line string, max int) bool {
 	if len(line) <= max {
 		return false
 	}
-	start := -1
-	for i := 0; i <= len(line); i++ {
-		if i == len(line) || line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r' || line[i] == '\v' || line[i] == '\f' {
-			if start >= 0 && i-start > max && runeLen(line[start:i]) > max {
-				return true
-			}
-			start = -1
-		} else if start < 0 {
-			start = i
+	// A field of more than max characters spans more than max bytes, and
+	// any max+1 consecutive bytes hold a multiple of max+1: probing those
+	// offsets and measuring the field around each (a few bytes on normal
+	// text) finds every candidate without walking the whole line.
+	for p := 0; p < len(line); p += max + 1 {
+		if isFieldSpace(line[p]) {
+			continue
+		}
+		a, b := p, p+1
+		for a > 0 && !isFieldSpace(line[a-1]) {
+			a--
+		}
+		for b < len(line) && !isFieldSpace(line[b]) {
+			b++
+		}
+		if b-a > max && runeLen(line[a:b]) > max {
+			return true
 		}
 	}
 	return false
+}
+
+// isFieldSpace is the ASCII whitespace that separates fields (Python's
+// str.split() also splits on Unicode spaces, which C4's ASCII text
+// rarely holds; this follows the ASCII set).
+func isFieldSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // removeCitations deletes [digits], [edit] and [citation needed], C4's

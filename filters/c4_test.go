@@ -222,9 +222,41 @@ func TestFoldMatcher(t *testing.T) {
 	for _, l := range strings.Split(strings.Join(webDocs(t), "\n"), "\n") {
 		cases = append(cases, l)
 	}
+	// Every pattern at many offsets, in both cases, cut short and whole.
+	for _, p := range c4TestPats {
+		for pad := range 70 {
+			for _, q := range []string{p, strings.ToUpper(p), p[:len(p)-1], p[1:]} {
+				cases = append(cases, strings.Repeat("x", pad)+q+strings.Repeat("y", 69-pad), strings.Repeat("P", pad)+q)
+			}
+		}
+	}
 	for _, s := range cases {
 		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
 			t.Fatalf("scan(%q) = %b, reference %b", clip(s), got, want)
+		}
+	}
+	// Other pattern sets: an anchor at the end of its pattern (its pair
+	// starts one byte earlier), and sets the pair scan cannot fold ('@'
+	// lacks bit 0x20; one-byte patterns have no pair), which walk bytes.
+	for _, tc := range []struct {
+		pats     []string
+		foldable bool
+	}{{[]string{"abz", "1+1", "{}"}, true}, {[]string{"x@y", "policy"}, false}, {[]string{"q", "policy"}, false}} {
+		flags := []uint8{1, 2, 4}[:len(tc.pats)]
+		other := newFoldMatcher(tc.pats, flags)
+		if (other.pairs != nil) != tc.foldable {
+			t.Fatalf("%q: pair scan %v, want %v", tc.pats, other.pairs != nil, tc.foldable)
+		}
+		var texts []string
+		for _, p := range tc.pats {
+			for pad := range 70 {
+				texts = append(texts, strings.Repeat("Q", pad)+strings.ToUpper(p), strings.Repeat(" ", pad)+p+strings.Repeat("z", 69-pad), strings.Repeat("b", pad)+p[:len(p)-1])
+			}
+		}
+		for _, s := range texts {
+			if got, want := other.scan(s), refFoldScan(tc.pats, flags, s); got != want {
+				t.Fatalf("%q: scan(%q) = %b, reference %b", tc.pats, s, got, want)
+			}
 		}
 	}
 }
@@ -237,6 +269,60 @@ func FuzzFoldMatcher(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
 			t.Fatalf("scan(%q) = %b, reference %b", s, got, want)
+		}
+	})
+}
+
+// refHasLongField is the byte-by-byte form hasLongField replaced.
+func refHasLongField(line string, max int) bool {
+	if len(line) <= max {
+		return false
+	}
+	start := -1
+	for i := 0; i <= len(line); i++ {
+		if i == len(line) || line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r' || line[i] == '\v' || line[i] == '\f' {
+			if start >= 0 && i-start > max && runeLen(line[start:i]) > max {
+				return true
+			}
+			start = -1
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return false
+}
+
+func TestHasLongFieldMatchesReference(t *testing.T) {
+	var lines []string
+	for _, d := range webDocs(t) {
+		lines = append(lines, strings.Split(d, "\n")...)
+	}
+	for _, n := range []int{0, 1, 2, 3, 5, 8, 13} {
+		for _, ws := range []string{" ", "\t", "\n", "\r", "\v", "\f", "  "} {
+			for _, w := range []string{"a", "é", "ab"} {
+				field := strings.Repeat(w, n)
+				lines = append(lines, field, ws+field, field+ws, "x"+ws+field+ws+"y", strings.Repeat("z"+ws, n)+field)
+			}
+		}
+	}
+	for _, line := range lines {
+		for _, max := range []int{0, 1, 2, 3, 4, 7, 12, 40, 1000} {
+			if got, want := hasLongField(line, max), refHasLongField(line, max); got != want {
+				t.Fatalf("hasLongField(%q, %d) = %v, reference %v", clip(line), max, got, want)
+			}
+		}
+	}
+}
+
+func FuzzHasLongField(f *testing.F) {
+	f.Add("aaa bb\tc", 2)
+	f.Add("ééé x", 2)
+	f.Fuzz(func(t *testing.T, line string, max int) {
+		if max < 0 || max > 1<<20 {
+			return
+		}
+		if got, want := hasLongField(line, max), refHasLongField(line, max); got != want {
+			t.Fatalf("hasLongField(%q, %d) = %v, reference %v", line, max, got, want)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package filters
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,4 +63,129 @@ func FuzzPII(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, p.Mask(out))
 		}
 	})
+}
+
+// refFindEmails and refFindIPv4 are the byte-by-byte scanners the faster
+// ones replaced; the finders must return the same spans.
+func refFindEmails(s string, out []span) []span {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '@' {
+			continue
+		}
+		a := i
+		for a > last && isLocalChar(s[a-1]) {
+			a--
+		}
+		for a < i && s[a] == '.' {
+			a++
+		}
+		if a == i {
+			continue
+		}
+		b := i + 1
+		for b < len(s) && isDomainChar(s[b]) {
+			b++
+		}
+		for b > i+1 && (s[b-1] == '.' || s[b-1] == '-') {
+			b--
+		}
+		dom := s[i+1 : b]
+		dot := strings.LastIndexByte(dom, '.')
+		if dot <= 0 || strings.Contains(dom, "..") {
+			continue
+		}
+		tld := dom[dot+1:]
+		if len(tld) < 2 || !allLetters(tld) {
+			continue
+		}
+		out = append(out, span{a, b})
+		last = b
+		i = b - 1
+	}
+	return out
+}
+func refFindIPv4(s string, out []span, onlyPublic bool) []span {
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || isLetter(s[i-1])) {
+			continue
+		}
+		var oct [4]int
+		j := i
+		ok := true
+		for k := 0; k < 4; k++ {
+			st := j
+			v := 0
+			for j < len(s) && isDigit(s[j]) && j-st < 3 {
+				v = v*10 + int(s[j]-'0')
+				j++
+			}
+			if j == st || v > 255 || j-st > 1 && s[st] == '0' || j < len(s) && isDigit(s[j]) {
+				ok = false
+				break
+			}
+			oct[k] = v
+			if k < 3 {
+				if j >= len(s) || s[j] != '.' {
+					ok = false
+					break
+				}
+				j++
+			}
+		}
+		if !ok {
+			continue
+		}
+		if j < len(s) && (s[j] == '.' && j+1 < len(s) && isDigit(s[j+1]) || isLetter(s[j])) {
+			i = j
+			continue
+		}
+		if onlyPublic && !publicIPv4(oct) {
+			i = j
+			continue
+		}
+		out = append(out, span{i, j})
+		i = j
+	}
+	return out
+}
+
+func samePIISpans(t *testing.T, s string) {
+	t.Helper()
+	if got, want := findEmails(s, nil), refFindEmails(s, nil); !slices.Equal(got, want) {
+		t.Fatalf("findEmails(%q) = %v, reference %v", s, got, want)
+	}
+	for _, public := range []bool{false, true} {
+		if got, want := findIPv4(s, nil, public), refFindIPv4(s, nil, public); !slices.Equal(got, want) {
+			t.Fatalf("findIPv4(%q, %v) = %v, reference %v", s, public, got, want)
+		}
+	}
+}
+
+func TestPIIFindersMatchReference(t *testing.T) {
+	cases := []string{"", ".", "1.2", "1.2.3.4", "x1.2.3.4", "01.2.3.4", "1.2.3.4.5", "8.8.8.8.", "8.8.8.8a",
+		"a@b.co 8.8.8.8 x@y", "1234.5.6.7 .1.2.3.4 9.9.9.9", "v1.2.3.4 and 255.255.255.255/300.1.1.1", "1.1.1.1.1.1.1.1 2.2.2.2",
+		"12.34.56.78 1.2.3.4 10.0.0.1 172.16.0.1 8.8.4.4"}
+	// Every placement of an address against digits, dots and letters.
+	for _, pre := range []string{"", "1", "12", "123", ".", "a", " ", "9."} {
+		for _, post := range []string{"", "1", ".", ".5", "a", " ", "@x.com"} {
+			for _, ip := range []string{"8.8.8.8", "1.22.133.4", "256.1.1.1", "8.8.8"} {
+				cases = append(cases, pre+ip+post, "x@"+pre+ip+post)
+			}
+		}
+	}
+	for _, d := range webDocs(t) {
+		cases = append(cases, d)
+	}
+	for _, s := range cases {
+		samePIISpans(t, s)
+	}
+}
+
+func FuzzPIIFindersMatchReference(f *testing.F) {
+	for _, s := range []string{"a@b.co 8.8.8.8 x@y", "1.2.3.4.5 9.9.9.9", "12.3.4.5x 6.7.8.9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { samePIISpans(t, s) })
 }

@@ -93,9 +93,11 @@ func isDomainChar(c byte) bool {
 func findEmails(s string, out []span) []span {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if s[i] != '@' {
-			continue
+		k := strings.IndexByte(s[i:], '@')
+		if k < 0 {
+			break
 		}
+		i += k
 		a := i
 		for a > last && isLocalChar(s[a-1]) {
 			a--
@@ -142,7 +144,19 @@ func allLetters(s string) bool {
 // run of digits and dots (version numbers like 1.2.3.4.5 are skipped).
 func findIPv4(s string, out []span, onlyPublic bool) []span {
 	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	// A match starting at i has its first dot, with digits on both sides,
+	// at most 3 bytes after i; before the next such dot no match can
+	// start and the loop below only steps byte by byte, so it may jump to
+	// three bytes before that dot. Most pages have no digit.digit at all.
+	cand := -1 // the next digit.digit dot at or after i+1 (valid while cand > i)
 	for i := 0; i < len(s); i++ {
+		if cand <= i {
+			cand = nextDigitDot(s, i+1)
+			if cand < 0 {
+				break
+			}
+		}
+		i = max(i, cand-3)
 		if !isDigit(s[i]) || i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || isLetter(s[i-1])) {
 			continue
 		}
@@ -184,6 +198,23 @@ func findIPv4(s string, out []span, onlyPublic bool) []span {
 		i = j
 	}
 	return out
+}
+
+// nextDigitDot returns the index of the first '.' at or after from with
+// an ASCII digit on each side, or -1.
+func nextDigitDot(s string, from int) int {
+	for from < len(s) {
+		k := strings.IndexByte(s[from:], '.')
+		if k < 0 {
+			return -1
+		}
+		k += from
+		if k > 0 && k+1 < len(s) && s[k-1]-'0' < 10 && s[k+1]-'0' < 10 {
+			return k
+		}
+		from = k + 1
+	}
+	return -1
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
