@@ -240,4 +240,20 @@ outputs:
 	if err != nil || !strings.Contains(string(out), "ok") {
 		t.Fatalf("recipe check: %v\n%s", err, out)
 	}
+	// KILN_CPUPROFILE writes a (gzipped) pprof profile of any verb, and a
+	// path that cannot be created is an error naming it.
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	cmd := exec.Command(bin, "inspect", dir)
+	cmd.Env = append(os.Environ(), "KILN_CPUPROFILE="+prof)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("inspect with KILN_CPUPROFILE: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile %s not written as pprof (gzip): %v, %d bytes", prof, err, len(b))
+	}
+	cmd = exec.Command(bin, "inspect", dir)
+	cmd.Env = append(os.Environ(), "KILN_CPUPROFILE="+filepath.Join(dir, "no", "such", "dir", "cpu.prof"))
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "KILN_CPUPROFILE") {
+		t.Fatalf("unwritable KILN_CPUPROFILE: %v\n%s", err, out)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 
@@ -88,14 +89,48 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	os.Exit(run(cmd))
+}
+
+// run runs one verb and returns the exit code; deferred work (the CPU
+// profile) finishes before main exits.
+func run(cmd command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// KILN_CPUPROFILE=FILE writes a pprof CPU profile of any verb, the way
+	// to see where a slow recipe spends its time (go tool pprof FILE).
+	if path := os.Getenv("KILN_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kiln: KILN_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	if err := cmd.run(ctx, os.Args[2:]); errors.Is(err, flag.ErrHelp) {
-		return // the flag set printed its usage
+		return 0 // the flag set printed its usage
 	} else if err != nil {
 		fmt.Fprintf(os.Stderr, "kiln %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "kiln: KILN_CPUPROFILE: %v\n", err)
+		}
+	}, nil
 }
 
 // parseFlags parses flags that may come before or after positional

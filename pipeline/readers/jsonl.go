@@ -21,6 +21,7 @@ func (r *reader) readJSONL(ctx context.Context, t pipeline.Task, out pipeline.Em
 	}
 	defer closeFn()
 	var fields []jsonField
+	var skel []byte // validJSON's scratch
 	for {
 		if err := checkCtx(ctx, record); err != nil {
 			return err
@@ -49,7 +50,8 @@ func (r *reader) readJSONL(ctx context.Context, t pipeline.Task, out pipeline.Em
 			out.Skip(pipeline.Skip{Reason: "invalid_utf8", File: t.Path, Record: record})
 			continue
 		}
-		if !json.Valid(line) {
+		var valid bool
+		if valid, skel = validJSON(line, skel); !valid {
 			var x any
 			err := json.Unmarshal(line, &x) // for the error's position
 			out.Skip(pipeline.Skip{Reason: "invalid_json", File: t.Path, Record: record, Err: err})

@@ -185,3 +185,79 @@ func jsonAny(raw []byte) (any, error) {
 	err := json.Unmarshal(raw, &x)
 	return x, err
 }
+
+// validJSON reports whether b is valid JSON, as json.Valid does, for b
+// already known to be valid UTF-8. A JSONL record is mostly one long
+// string (the text), which json.Valid walks through its state machine a
+// byte at a time. Here each string is checked by a fast scan (8 bytes at a
+// time for the plain run between escapes: no raw control characters, valid
+// escapes, a closing quote) and replaced by "" in a small skeleton of the
+// record; the skeleton, whose structure is the record's, goes to
+// json.Valid. skel is scratch, returned possibly grown.
+func validJSON(b, skel []byte) (bool, []byte) {
+	skel = skel[:0]
+	for i := 0; i < len(b); {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			skel = append(skel, b[i:]...)
+			break
+		}
+		skel = append(skel, b[i:i+q]...)
+		end, ok := scanJSONString(b, i+q+1)
+		if !ok {
+			return false, skel
+		}
+		skel = append(skel, '"', '"')
+		i = end
+	}
+	return json.Valid(skel), skel
+}
+
+// scanJSONString checks the string body starting at b[i] (just after the
+// opening quote) and returns the index after its closing quote; ok is
+// false for an unterminated string, a raw control character or a bad
+// escape.
+func scanJSONString(b []byte, i int) (int, bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for {
+		// Skip 8 bytes at a time while none is '"', '\\' or below 0x20
+		// (each test is exact on whether any byte qualifies).
+		for i+8 <= len(b) {
+			x := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
+				uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+			q, bs := x^('"'*ones), x^('\\'*ones)
+			if ((q-ones)&^q|(bs-ones)&^bs|(x-0x20*ones)&^x)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			if i+1 >= len(b) {
+				return 0, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return 0, false
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default:
+			i++
+		}
+	}
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f' }

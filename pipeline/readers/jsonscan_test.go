@@ -3,6 +3,7 @@ package readers
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -43,6 +44,56 @@ func FuzzSplitObject(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\n got  %#v\n want %#v", b, got, want)
+		}
+	})
+}
+
+// validJSONCases are inputs around every rule validJSON's string scan
+// decides, each placed so the 8-byte skip meets it at several offsets.
+var validJSONCases = []string{
+	``, ` `, `{}`, `[]`, `""`, `"`, `"\`, `"\"`, `"a\"b"`, `{"a":"b"}`, `{"a":"b}`, `{"a":b"}`, `{"a" "b"}`,
+	`{"a":"\u00e9\/\b\f\n\r\t\\\""}`, `"\u00"`, `"\u00g0"`, `"\uABCD"`, `"\x"`, `"\'"`, "\"a\x01b\"", "\"a\x1fb\"",
+	"\"a\x7fb\"", `"é—“quoted”"`, `{"text":"` + "line one\\nline two" + `","id":3}`, `tru""`, `"a"b"`, `"a""b"`,
+	`{"a":[1,"]",{"b":"}"}]}`, `{"a":1,}`, `[1 2]`, `"\ud800"`, `{"k":"v"} `, ` {"k":"v"}x`,
+}
+
+// TestValidJSONMatchesStdlib holds validJSON to json.Valid on the cases,
+// each padded so the string scan's 8-byte steps cross every position.
+func TestValidJSONMatchesStdlib(t *testing.T) {
+	var skel []byte
+	// Inside long strings: each byte that matters at every offset of an
+	// 8-byte step, and the bytes just outside each class.
+	for _, c := range []string{"\x00", "\x1f", "\x20", "\"", "\\", "\\n", "\\u00e9", "\\q", "\x7f", "é", "!", "#", "[", "]"} {
+		for pos := 0; pos < 17; pos++ {
+			s := `{"t":"` + strings.Repeat("a", pos) + c + strings.Repeat("b", 20) + `"}`
+			var got bool
+			if got, skel = validJSON([]byte(s), skel); got != json.Valid([]byte(s)) {
+				t.Fatalf("validJSON(%q) = %v, json.Valid says %v", s, got, !got)
+			}
+		}
+	}
+	for _, c := range validJSONCases {
+		for pad := 0; pad < 9; pad++ {
+			for _, s := range []string{c, `{"p":"` + strings.Repeat("x", pad) + `","v":` + c + `}`, `["` + strings.Repeat("y", pad) + c + `"]`} {
+				var got bool
+				if got, skel = validJSON([]byte(s), skel); got != json.Valid([]byte(s)) {
+					t.Fatalf("validJSON(%q) = %v, json.Valid says %v", s, got, !got)
+				}
+			}
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, c := range validJSONCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) { // the reader checks UTF-8 first
+			return
+		}
+		if got, _ := validJSON(b, nil); got != json.Valid(b) {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", b, got, !got)
 		}
 	})
 }
