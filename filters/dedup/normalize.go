@@ -127,12 +127,44 @@ func isSingleCharWord(r rune) bool {
 
 // lightNormalize returns the form exact and line dedup hash: Unicode NFC,
 // lowercase, runs of white space collapsed to one space, trimmed. It keeps
-// punctuation and digits, so "page 1" and "page 2" stay distinct.
+// punctuation and digits, so "page 1" and "page 2" stay distinct. Runs of
+// ASCII bytes that the rules leave alone are copied whole; only spaces,
+// capitals and non-ASCII runes are looked at one by one.
 func lightNormalize(b *strings.Builder, s string) string {
 	b.Reset()
 	s = norm.NFC.String(s)
+	b.Grow(len(s))
 	space := false
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			j := i
+			for j < len(s) && asciiKept[s[j]] {
+				j++
+			}
+			if j > i {
+				if space {
+					b.WriteByte(' ')
+					space = false
+				}
+				b.WriteString(s[i:j])
+				i = j
+				continue
+			}
+			i++
+			if asciiSpace[c] {
+				space = b.Len() > 0
+				continue
+			}
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteByte(c + 'a' - 'A') // not kept and not a space: a capital
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
 		if unicode.IsSpace(r) {
 			space = b.Len() > 0
 			continue
@@ -145,3 +177,13 @@ func lightNormalize(b *strings.Builder, s string) string {
 	}
 	return b.String()
 }
+
+// asciiSpace marks the ASCII bytes unicode.IsSpace accepts; asciiKept the
+// ASCII bytes lightNormalize copies unchanged (neither space nor capital).
+var asciiSpace, asciiKept = func() (space, kept [256]bool) {
+	for c := range utf8.RuneSelf {
+		space[c] = unicode.IsSpace(rune(c))
+		kept[c] = !space[c] && !('A' <= c && c <= 'Z')
+	}
+	return space, kept
+}()

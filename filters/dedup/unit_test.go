@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/kilnlm/kiln/pipeline"
+	"golang.org/x/text/unicode/norm"
+	"unicode"
 )
 
 func TestSimplify(t *testing.T) {
@@ -377,4 +379,52 @@ func TestFilterDetectsMisalignedReplay(t *testing.T) {
 			t.Errorf("replay %v: no error", replay)
 		}
 	}
+}
+
+// refLightNormalize is the rune-by-rune form lightNormalize replaced.
+// lightNormalize returns the form exact and line dedup hash: Unicode NFC,
+// lowercase, runs of white space collapsed to one space, trimmed. It keeps
+// punctuation and digits, so "page 1" and "page 2" stay distinct.
+func refLightNormalize(b *strings.Builder, s string) string {
+	b.Reset()
+	s = norm.NFC.String(s)
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+func checkLightNormalize(t *testing.T, s string) {
+	t.Helper()
+	var a, b strings.Builder
+	if got, want := lightNormalize(&a, s), refLightNormalize(&b, s); got != want {
+		t.Fatalf("lightNormalize(%q) = %q, reference %q", s, got, want)
+	}
+}
+
+func TestLightNormalizeMatchesReference(t *testing.T) {
+	for _, s := range []string{"", " ", "  Hello,  WORLD\t\n x ", "ÀB\u00a0C\u0085d\u2003E", "e\u0301 É", "\xff\xfeA b", "ABC", "a\vb\fc\rd",
+		"Ünïcödé   TEXT\n\npage 1", "İstanbul ΣΑΣ", "tab\there", " lead", "trail "} {
+		checkLightNormalize(t, s)
+	}
+	// Every ASCII byte, alone and between letters.
+	for c := range 128 {
+		checkLightNormalize(t, string(rune(c)))
+		checkLightNormalize(t, "a"+string(rune(c))+"B "+string(rune(c)))
+	}
+}
+
+func FuzzLightNormalize(f *testing.F) {
+	f.Add("  Hello,  WORLD\t\n x ")
+	f.Add("ÀB\u00a0C\u0085d e\u0301 \xff")
+	f.Fuzz(checkLightNormalize)
 }

@@ -114,14 +114,14 @@ func (r *reader) docFromFields(fields []jsonField, file string, record, off int6
 		return nil, "wrong_type", fmt.Errorf("field %q: want a string, got %.20s", r.opt.TextField, textRaw)
 	}
 	d := &pipeline.Document{
-		Text:   jsonStringValue(textRaw),
+		Text:   pipeline.UnquoteJSONString(textRaw),
 		Source: r.opt.Source,
 		Prov:   pipeline.Provenance{File: file, Record: record, Offset: off},
 	}
 	if idRaw != nil && string(idRaw) != "null" {
 		switch c := idRaw[0]; {
 		case c == '"':
-			d.ID = jsonStringValue(idRaw)
+			d.ID = pipeline.UnquoteJSONString(idRaw)
 		case c == '-' || c >= '0' && c <= '9':
 			d.ID = string(idRaw) // keep the literal: no float formatting of big ints
 		default:

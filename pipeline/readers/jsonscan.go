@@ -3,9 +3,8 @@ package readers
 import (
 	"bytes"
 	"encoding/json"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/kilnlm/kiln/pipeline"
 )
 
 // jsonField is one top-level member of a JSON object: its decoded key and
@@ -37,7 +36,7 @@ func splitObject(b []byte, dst []jsonField) ([]jsonField, bool) {
 			i = skipWS(b, i+1)
 		}
 		kEnd := stringEnd(b, i)
-		key := jsonStringValue(b[i:kEnd])
+		key := pipeline.UnquoteJSONString(b[i:kEnd])
 		i = skipWS(b, kEnd)
 		i = skipWS(b, i+1) // the colon
 		vEnd := valueEnd(b, i)
@@ -100,86 +99,12 @@ func valueEnd(b []byte, i int) int {
 	return i
 }
 
-// jsonStringValue decodes a valid JSON string literal. Escape-free
-// strings are copied directly (valid JSON has no raw control characters in
-// strings); escapes are decoded as encoding/json does, lone surrogates
-// becoming U+FFFD.
-func jsonStringValue(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	first := bytes.IndexByte(inner, '\\')
-	if first < 0 {
-		return string(inner)
-	}
-	out := make([]byte, 0, len(inner))
-	out = append(out, inner[:first]...)
-	for i := first; i < len(inner); {
-		c := inner[i]
-		if c != '\\' {
-			j := bytes.IndexByte(inner[i:], '\\')
-			if j < 0 {
-				out = append(out, inner[i:]...)
-				break
-			}
-			out = append(out, inner[i:i+j]...)
-			i += j
-			continue
-		}
-		e := inner[i+1]
-		i += 2
-		switch e {
-		case 'n':
-			out = append(out, '\n')
-		case 't':
-			out = append(out, '\t')
-		case 'r':
-			out = append(out, '\r')
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'u':
-			r := rune(hex4(inner[i:]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := unicode.ReplacementChar
-				if i+6 <= len(inner) && inner[i] == '\\' && inner[i+1] == 'u' {
-					if d := utf16.DecodeRune(r, rune(hex4(inner[i+2:]))); d != unicode.ReplacementChar {
-						r2 = d
-						i += 6
-					}
-				}
-				r = r2
-			}
-			out = utf8.AppendRune(out, r)
-		default: // '"', '\\', '/'
-			out = append(out, e)
-		}
-	}
-	return string(out)
-}
-
-func hex4(b []byte) int {
-	n := 0
-	for _, c := range b[:4] {
-		n <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			n |= int(c - '0')
-		case c >= 'a' && c <= 'f':
-			n |= int(c - 'a' + 10)
-		default:
-			n |= int(c - 'A' + 10)
-		}
-	}
-	return n
-}
-
 // jsonAny decodes a raw JSON value into a Go value as encoding/json would
 // (float64 numbers, map[string]any objects), with a fast path for
 // strings.
 func jsonAny(raw []byte) (any, error) {
 	if len(raw) > 0 && raw[0] == '"' {
-		return jsonStringValue(raw), nil
+		return pipeline.UnquoteJSONString(raw), nil
 	}
 	var x any
 	err := json.Unmarshal(raw, &x)
@@ -203,7 +128,7 @@ func validJSON(b, skel []byte) (bool, []byte) {
 			break
 		}
 		skel = append(skel, b[i:i+q]...)
-		end, ok := scanJSONString(b, i+q+1)
+		end, ok := pipeline.ScanJSONString(b, i+q+1)
 		if !ok {
 			return false, skel
 		}
@@ -212,52 +137,3 @@ func validJSON(b, skel []byte) (bool, []byte) {
 	}
 	return json.Valid(skel), skel
 }
-
-// scanJSONString checks the string body starting at b[i] (just after the
-// opening quote) and returns the index after its closing quote; ok is
-// false for an unterminated string, a raw control character or a bad
-// escape.
-func scanJSONString(b []byte, i int) (int, bool) {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for {
-		// Skip 8 bytes at a time while none is '"', '\\' or below 0x20
-		// (each test is exact on whether any byte qualifies).
-		for i+8 <= len(b) {
-			x := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-				uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
-			q, bs := x^('"'*ones), x^('\\'*ones)
-			if ((q-ones)&^q|(bs-ones)&^bs|(x-0x20*ones)&^x)&highs != 0 {
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return 0, false
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c < 0x20:
-			return 0, false
-		case c == '\\':
-			if i+1 >= len(b) {
-				return 0, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					return 0, false
-				}
-				i += 6
-			default:
-				return 0, false
-			}
-		default:
-			i++
-		}
-	}
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f' }
