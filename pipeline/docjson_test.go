@@ -3,7 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMarshalDocumentRoundTrip(t *testing.T) {
@@ -83,4 +85,77 @@ func FuzzUnmarshalDocument(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n%s", out, out2)
 		}
 	})
+}
+
+// refAppendJSONString is AppendJSONString before its 8-byte skip: the
+// output must stay byte-identical (run outputs are hashed).
+func refAppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func checkAppendJSONString(t *testing.T, s string) {
+	t.Helper()
+	if got, want := AppendJSONString([]byte("x"), s), refAppendJSONString([]byte("x"), s); string(got) != string(want) {
+		t.Fatalf("AppendJSONString(%q) = %q, reference %q", s, got, want)
+	}
+}
+
+func TestAppendJSONStringMatchesReference(t *testing.T) {
+	specials := []string{"\"", "\\", "\x00", "\x1f", "\n", "\t", "\x7f", " ", "~", "é", "\u2028", "\u2029", "\xff", "\xe2\x80", "😀"}
+	for _, c := range specials {
+		for pos := 0; pos < 17; pos++ {
+			checkAppendJSONString(t, strings.Repeat("a", pos)+c+strings.Repeat("b", 17-pos))
+			checkAppendJSONString(t, strings.Repeat("a", pos)+c)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("plain ascii text, longer than eight bytes")
+	f.Add("quote\" back\\ ctl\x01 é \u2028 \xff")
+	f.Fuzz(checkAppendJSONString)
 }
