@@ -312,7 +312,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := manifest.WriteFileAtomic(filepath.Join(r.dir, "stats.json"), append(sb, '\n')); err != nil {
 		return nil, err
 	}
-	// The manifest is written last: its presence means the run is complete.
+	// The manifest is written last: its presence means the run is
+	// complete, so every output (output steps' files too) is made durable
+	// before it.
+	if err := manifest.SyncFS(r.dir); err != nil {
+		return nil, err
+	}
 	if err := m.Write(r.dir); err != nil {
 		return nil, err
 	}
@@ -600,6 +605,9 @@ func (r *runner) buildGlobal(ctx context.Context, g int) error {
 		return fmt.Errorf("%s: build: %w", b.Step.Pos, err)
 	}
 	r.logf("built %s in %.1fs", b.Step.Name, time.Since(t0).Seconds())
+	if err := manifest.SyncFS(r.work); err != nil { // the built state before its marker
+		return err
+	}
 	return manifest.WriteFileAtomic(marker, []byte("ok\n"))
 }
 

@@ -476,6 +476,12 @@ func (r *runner) runTask(ctx context.Context, pool *pool, phase, ti int) (*taskR
 	if err != nil {
 		return nil, err
 	}
+	// The marker says the task is done: everything it wrote and moved
+	// must be on disk first, or a power loss could leave a marker for
+	// files that were never written.
+	if err := manifest.SyncFS(r.dir); err != nil {
+		return nil, err
+	}
 	if err := manifest.WriteFileAtomic(r.markerPath(phase, ti), b); err != nil {
 		return nil, err
 	}

@@ -233,14 +233,48 @@ func HashDir(dir string) (int64, string, error) {
 	return total, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// WriteFileAtomic writes data to a temporary file beside path and renames
-// it over path, so readers never see a half-written file.
+// WriteFileAtomic writes data to a temporary file beside path, syncs it,
+// renames it over path and syncs the folder, so after a crash or power
+// loss path holds either the old bytes or the new ones, and once it
+// returns the new ones are on disk.
 func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// SyncDir makes the entries of a folder (files created, renamed or
+// removed in it) durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // WorkDir is the work folder inside a run directory while a curation runs;

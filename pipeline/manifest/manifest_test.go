@@ -98,3 +98,31 @@ func TestRunVersionID(t *testing.T) {
 		t.Fatalf("finished: %q %v", id, err)
 	}
 }
+
+func TestWriteFileAtomicAndSync(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.json")
+	for _, data := range []string{"first\n", "second, longer\n", ""} {
+		if err := WriteFileAtomic(p, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(p); err != nil || string(b) != data {
+			t.Fatalf("read back %q, %v; want %q", b, err, data)
+		}
+		if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
+			t.Fatalf("temporary file left behind: %v", err)
+		}
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
+		t.Fatal("writing into a missing folder succeeded")
+	}
+	if err := SyncFS(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("SyncDir of a missing folder succeeded")
+	}
+}
