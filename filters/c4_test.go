@@ -231,8 +231,13 @@ func TestFoldMatcher(t *testing.T) {
 		}
 	}
 	for _, s := range cases {
-		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
+		want := refFoldScan(c4TestPats, c4TestFlags, s)
+		if got := m.scan(s); got != want {
 			t.Fatalf("scan(%q) = %b, reference %b", clip(s), got, want)
+		}
+		// The portable pair scan, whichever path scan took here.
+		if got := m.scanPairs(s); got != want {
+			t.Fatalf("scanPairs(%q) = %b, reference %b", clip(s), got, want)
 		}
 	}
 	// Other pattern sets: an anchor at the end of its pattern (its pair
@@ -254,8 +259,12 @@ func TestFoldMatcher(t *testing.T) {
 			}
 		}
 		for _, s := range texts {
-			if got, want := other.scan(s), refFoldScan(tc.pats, flags, s); got != want {
+			want := refFoldScan(tc.pats, flags, s)
+			if got := other.scan(s); got != want {
 				t.Fatalf("%q: scan(%q) = %b, reference %b", tc.pats, s, got, want)
+			}
+			if got := other.scanPairs(s); tc.foldable && got != want {
+				t.Fatalf("%q: scanPairs(%q) = %b, reference %b", tc.pats, s, got, want)
 			}
 		}
 	}
@@ -267,8 +276,12 @@ func FuzzFoldMatcher(f *testing.F) {
 	}
 	m := newFoldMatcher(c4TestPats, c4TestFlags)
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := m.scan(s), refFoldScan(c4TestPats, c4TestFlags, s); got != want {
+		want := refFoldScan(c4TestPats, c4TestFlags, s)
+		if got := m.scan(s); got != want {
 			t.Fatalf("scan(%q) = %b, reference %b", s, got, want)
+		}
+		if got := m.scanPairs(s); got != want {
+			t.Fatalf("scanPairs(%q) = %b, reference %b", s, got, want)
 		}
 	})
 }
