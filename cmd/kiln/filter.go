@@ -87,7 +87,7 @@ func cmdFilter(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*quiet {
-		printFilterSummary(os.Stderr, counts)
+		printFilterSummary(os.Stderr, "kiln filter", counts)
 	}
 	return nil
 }
@@ -303,8 +303,8 @@ func applyChain(j *filterJob, chain []pipeline.Stage) error {
 	return nil
 }
 
-func printFilterSummary(w io.Writer, c filterCounts) {
-	fmt.Fprintf(w, "kiln filter: %d documents, %d kept, %d dropped\n", c.docs, c.kept, c.docs-c.kept)
+func printFilterSummary(w io.Writer, label string, c filterCounts) {
+	fmt.Fprintf(w, "%s: %d documents, %d kept, %d dropped\n", label, c.docs, c.kept, c.docs-c.kept)
 	keys := make([]string, 0, len(c.dropped))
 	for k := range c.dropped {
 		keys = append(keys, k)

@@ -337,20 +337,27 @@ func (a tokAdapter) Decode(ids []int32) string {
 
 const benchHelp = `usage: kiln bench peak [--threads N] [--seconds S]
        kiln bench train [--model small-16m] [--batch 8] [--seq 256] [--steps 3] [--threads N] [--device cpu|cuda]
+       kiln bench filters [--recipe FILE | --filters NAME,...] [--mb 200] [FILE ...]
 
 peak measures the machine's fp32 FMA throughput with Kiln's matmul
 micro-kernel (the ceiling MFU is reported against); train times full
-training steps (forward, backward, AdamW) and prints tokens/s and MFU.
+training steps (forward, backward, AdamW) and prints tokens/s and MFU;
+filters times a filter chain (default: the web recipe's) on one core
+(kiln bench filters --help).
 
 Examples:
   kiln bench peak
   kiln bench train --model small-16m --batch 8 --seq 256
+  kiln bench filters
 `
 
 func cmdBench(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(os.Stderr, benchHelp)
 		return nil
+	}
+	if args[0] == "filters" {
+		return cmdBenchFilters(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet("bench "+args[0], flag.ContinueOnError)
 	threads := fs.Int("threads", 0, "CPU threads (0: all)")
@@ -387,7 +394,7 @@ func cmdBench(ctx context.Context, args []string) error {
 		fmt.Printf("%s: peak %.1f GFLOP/s\n%s\n", *device, peakG, r)
 		return nil
 	}
-	return fmt.Errorf("unknown bench %q (want peak or train)", args[0])
+	return fmt.Errorf("unknown bench %q (want peak, train or filters)", args[0])
 }
 
 const exportHelp = `usage: kiln export RUN_DIR|CHECKPOINT_DIR -o OUT_DIR [--tokenizer tokenizer.json]
