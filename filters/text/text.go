@@ -161,69 +161,10 @@ func redoChunk(dst []string, s string, chunkStart, chunkDst, i int) ([]string, i
 	for end < len(s) && !(s[end] < 0x80 && asciiTable[s[end]] == clsSpace) {
 		end++
 	}
-	if d, ok := appendPunctChunk(dst[:chunkDst], s[chunkStart:end]); ok {
+	if d, ok := appendSimpleChunk(dst[:chunkDst], s[chunkStart:end]); ok {
 		return d, end
 	}
 	return appendUnicodeWords(dst[:chunkDst], s[chunkStart:end]), end
-}
-
-// appendPunctChunk segments a chunk (no ASCII whitespace) whose only
-// non-ASCII characters are U+2010-U+2026 (dashes, curly quotes, bullets,
-// ellipsis: most of the non-ASCII in English web text), and reports false,
-// appending nothing, for any other chunk. The rules are appendASCIIWords'
-// with U+2018, U+2019 and U+2024 as MidNumLet (like '.', joining letters
-// and digits) and the rest as Other; these code points are neither
-// Extend, Format nor ZWJ, so the other UAX #29 rules do not apply.
-func appendPunctChunk(dst []string, s string) ([]string, bool) {
-	n := len(s)
-	for i := 0; i < n; i++ {
-		if s[i] >= 0x80 {
-			if i+2 >= n || s[i] != 0xe2 || s[i+1] != 0x80 || s[i+2] < 0x90 || s[i+2] > 0xa6 {
-				return dst, false
-			}
-			i += 2
-		}
-	}
-	for i := 0; i < n; {
-		if c := s[i]; c >= 0x80 || !isWordClass(asciiTable[c]) {
-			i++
-			continue
-		}
-		start := i
-		i++
-		for i < n {
-			c := s[i]
-			width, letters, digits := 1, false, false
-			if c < 0x80 {
-				cl := asciiTable[c]
-				if isWordClass(cl) {
-					i++
-					continue
-				}
-				letters = cl == clsMidLet
-				digits = cl == clsMidNum || c == '.' || c == '\''
-			} else {
-				width = 3
-				p := s[i+2]
-				letters = p == 0x98 || p == 0x99 || p == 0xa4
-				digits = letters
-			}
-			if !letters && !digits || i+width >= n || s[i+width] >= 0x80 {
-				break
-			}
-			// s[i-1] is the word's last byte, an ASCII letter, digit or '_'.
-			prev, next := asciiTable[s[i-1]], asciiTable[s[i+width]]
-			if letters && prev == clsLetter && next == clsLetter || digits && prev == clsDigit && next == clsDigit {
-				i += width + 1
-				continue
-			}
-			break
-		}
-		if w := s[start:i]; w[0] != '_' || strings.Trim(w, "_") != "" {
-			dst = append(dst, w)
-		}
-	}
-	return dst, true
 }
 
 // appendASCIIWords segments an ASCII chunk with no whitespace: letters,

@@ -64,7 +64,8 @@ func TestLinesParagraphsSentences(t *testing.T) {
 func FuzzWords(f *testing.F) {
 	for _, s := range []string{"don't 3.14 e.g. a_b", "1,000;2 a:b x..y", "'a' \"b\" 1'2", "abc\tdef\nghi", "中文 text",
 		"it’s “quoted”—a‘b 1’2 3‘4 x․y 5․6 a’’b a’ ’a ’ _’_ a’_ 1’a a’1 … •item –– ‧ a‧b ‥ a‥b a\u2027b",
-		"\u2010\u2011\u2017\u201a\u2023\u2025\u2026\u2027\u200f\u2028 a\u200db a\u00adb a’\u0301b"} {
+		"\u2010\u2011\u2017\u201a\u2023\u2025\u2026\u2027\u200f\u2028 a\u200db a\u00adb a’\u0301b",
+		"Größe: 3,5 m² — café’s naïve façade; Über-Straße l’été Ж.Б. Привет,мир ωμέγα·x אב'ג ١٢ é\u0301e"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -275,4 +276,66 @@ func FuzzHasWords(f *testing.F) {
 		checkHasWords(t, s)
 		checkHasWords(t, strings.Repeat(s+" ", 9))
 	})
+}
+
+// TestAlphabetTable: the two-byte letters uniseg treats as ASCII letters
+// are found, and the ones with other rules are not.
+func TestAlphabetTable(t *testing.T) {
+	tab := alphabetTable()
+	n := 0
+	for _, ok := range tab {
+		if ok {
+			n++
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d two-byte letters take the simple path", n)
+	}
+	for _, r := range "éßñøŁžΩωЖяԱبث" {
+		if !tab[r] {
+			t.Errorf("%q (%U) should take the simple path", r, r)
+		}
+	}
+	// Middle dot (MidLetter), soft hyphen (Format), a combining accent
+	// (Extend), Hebrew alef (Hebrew_Letter quote rules), a non-ASCII
+	// digit.
+	for _, r := range "\u00b7\u00ad\u0301\u05d0\u0660" {
+		if tab[r] {
+			t.Errorf("%U must go to uniseg", r)
+		}
+	}
+}
+
+// TestSimpleChunkEveryTwoByteRune segments every two-byte rune in the
+// contexts the join rules look at, against uniseg.
+func TestSimpleChunkEveryTwoByteRune(t *testing.T) {
+	for r := rune(0x80); r < 0x800; r++ {
+		c := string(r)
+		for _, s := range []string{c, "a" + c, c + "a", "1" + c + "2", "a'" + c, c + "'a", c + "." + c, "x" + c + ":" + c,
+			c + "_", "_" + c, c + "…", "‘" + c + "’", c + "’s", "é" + c + "é", c + ",1", "1," + c, c + "\"" + c, c + c + c} {
+			var slow []string
+			for _, chunk := range strings.FieldsFunc(s, func(r rune) bool { return r < 0x80 && asciiTable[r] == clsSpace }) {
+				slow = appendUnicodeWords(slow, chunk)
+			}
+			if got := Words(s); !reflect.DeepEqual(got, slow) && !(len(got) == 0 && len(slow) == 0) {
+				t.Fatalf("Words(%q) = %q, uniseg %q", s, got, slow)
+			}
+		}
+	}
+}
+
+// europeanText is prose in French, German, Spanish and Russian: letters
+// outside ASCII in most words, the case the simple-chunk path serves.
+const europeanText = "Le comité s’est réuni mardi et a décidé que la nouvelle bibliothèque ouvrirait au printemps, avec des horaires prolongés pour les étudiants. " +
+	"Die Straße vor dem Rathaus wird im Frühjahr erneuert; die Bürger können währenddessen über die Brücke gehen. " +
+	"El niño compró pan en la panadería de la esquina y volvió a casa después de las once. " +
+	"Комитет собрался во вторник и решил, что новая библиотека откроется весной, а часы работы будут длиннее. "
+
+func BenchmarkWordsEuropean(b *testing.B) {
+	s := strings.Repeat(europeanText, 200)
+	b.SetBytes(int64(len(s)))
+	var buf []string
+	for b.Loop() {
+		buf = AppendWords(buf[:0], s)
+	}
 }
