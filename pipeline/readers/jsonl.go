@@ -1,6 +1,7 @@
 package readers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,11 @@ func (r *reader) readJSONL(ctx context.Context, t pipeline.Task, out pipeline.Em
 			out.Skip(pipeline.Skip{Reason: "too_large", File: t.Path, Record: record,
 				Err: fmt.Errorf("line over %d bytes", r.opt.MaxRecordBytes)})
 			continue
+		}
+		if off == 0 {
+			// A UTF-8 byte order mark (files saved by some Windows
+			// tools) is not part of the first record.
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
 		if len(line) == 0 || isBlank(line) {
 			out.Skip(pipeline.Skip{Reason: "empty_line", File: t.Path, Record: record})

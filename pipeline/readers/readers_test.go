@@ -92,6 +92,28 @@ func TestJSONLRecords(t *testing.T) {
 	}
 }
 
+// TestJSONLByteOrderMark: a UTF-8 BOM before the first record is not part
+// of it (plain and compressed); one anywhere else is invalid JSON.
+func TestJSONLByteOrderMark(t *testing.T) {
+	in := "\xef\xbb\xbf" + `{"id":"a","text":"first"}` + "\r\n" + `{"id":"b","text":"second"}` + "\n" + "\xef\xbb\xbf" + `{"id":"c","text":"third"}` + "\n"
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"bom.jsonl", []byte(in)}, {"bom.jsonl.zst", zst(t, []byte(in))}} {
+		got, err := readAll(t, Options{}, true, writeFile(t, dir, c.name, c.data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.docs) != 2 || got.docs[0].ID != "a" || got.docs[0].Text != "first" || got.docs[1].ID != "b" {
+			t.Fatalf("%s: docs %+v", c.name, got.docs)
+		}
+		if got.skips["invalid_json"] != 1 || got.first["invalid_json"].Record != 3 {
+			t.Fatalf("%s: skips %v (first %+v)", c.name, got.skips, got.first["invalid_json"])
+		}
+	}
+}
+
 func TestJSONLMetaFields(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "m.jsonl", []byte(`{"body":"x","key":"k1","a":1,"b":2}`+"\n"))
 	got, err := readAll(t, Options{TextField: "body", IDField: "key", MetaFields: []string{"b", "zz"}}, true, p)
