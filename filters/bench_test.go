@@ -2,9 +2,9 @@ package filters
 
 import (
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/kilnlm/kiln/internal/cputime"
 	"github.com/kilnlm/kiln/pipeline"
 )
 
@@ -34,7 +34,7 @@ func benchChain(b *testing.B, chain []pipeline.Stage, minBytes int) {
 	b.SetBytes(total)
 	b.ResetTimer()
 	kept := 0
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		kept = 0
 		for _, s := range docs {
@@ -44,20 +44,11 @@ func benchChain(b *testing.B, chain []pipeline.Stage, minBytes int) {
 			}
 		}
 	}
-	cpu := cpuSeconds() - cpu0
+	cpu := (cputime.Process() - cpu0).Seconds()
 	b.ReportMetric(float64(kept)/float64(len(docs)), "keep_rate")
 	// The machine is shared: MB per CPU-second of this process (user+sys,
 	// GC included) is the per-core figure that wall time hides under load.
 	b.ReportMetric(float64(total)*float64(b.N)/1e6/cpu, "MB/cpu-s")
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 // BenchmarkWebChain measures the default web chain's heuristic filters

@@ -1,10 +1,11 @@
 package filters
 
 import (
-	"github.com/kilnlm/kiln/internal/shareddata"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/kilnlm/kiln/internal/shareddata"
 
 	"github.com/kilnlm/kiln/pipeline"
 )

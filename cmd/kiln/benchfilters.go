@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kilnlm/kiln/internal/cputime"
 	"github.com/kilnlm/kiln/internal/shareddata"
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/readers"
@@ -207,7 +208,7 @@ func runBenchChain(docs []benchDoc, chain []pipeline.Stage, minBytes int64) benc
 	}
 	res := benchResult{docs: len(work), bytes: total, counts: filterCounts{dropped: map[string]int{}}}
 	runtime.GC()
-	cpu0, t0 := processCPUSeconds(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	for _, d := range work {
 		reason := ""
 		for _, s := range chain {
@@ -222,7 +223,7 @@ func runBenchChain(docs []benchDoc, chain []pipeline.Stage, minBytes int64) benc
 			res.counts.dropped[reason]++
 		}
 	}
-	res.wall, res.cpu = time.Since(t0), processCPUSeconds()-cpu0
+	res.wall, res.cpu = time.Since(t0), (cputime.Process() - cpu0).Seconds()
 	res.counts.docs = len(work)
 	return res
 }

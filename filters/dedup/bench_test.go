@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kilnlm/kiln/internal/cputime"
 	"github.com/kilnlm/kiln/internal/shareddata"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkSignature(b *testing.B) {
 	keys := make([]uint64, 14)
 	b.SetBytes(int64(total))
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for range b.N {
 		for _, d := range docs {
 			sig, _ := h.Signature(d)
@@ -41,17 +42,8 @@ func BenchmarkSignature(b *testing.B) {
 	reportCPU(b, c0, int64(total))
 }
 
-// cpuTime is the process's user+system CPU time. On a shared machine the
-// wall clock counts time the benchmark was not scheduled; CPU seconds give
-// the per-core rate.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func reportCPU(b *testing.B, c0 time.Duration, bytes int64) {
-	if d := cpuTime() - c0; d > 0 {
+	if d := cputime.Process() - c0; d > 0 {
 		b.ReportMetric(float64(bytes)*float64(b.N)/1e6/d.Seconds(), "MB/cpu-s")
 	}
 }
@@ -75,7 +67,7 @@ func BenchmarkSignatureSynthetic(b *testing.B) {
 	keys := make([]uint64, 14)
 	b.SetBytes(int64(buf.Len()))
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for range b.N {
 		for _, d := range docs {
 			sig, _ := h.Signature(d)
@@ -96,7 +88,7 @@ func BenchmarkSignatureWarAndPeace(b *testing.B) {
 	h, _ := NewHasher(DefaultMinHashParams())
 	b.SetBytes(int64(len(raw)))
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	for range b.N {
 		for _, d := range docs {
 			h.Signature(d)

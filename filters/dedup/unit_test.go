@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"unicode"
+
 	"github.com/kilnlm/kiln/pipeline"
 	"golang.org/x/text/unicode/norm"
-	"unicode"
 )
 
 func TestSimplify(t *testing.T) {

@@ -2,13 +2,14 @@ package text
 
 import (
 	"encoding/json"
-	"github.com/kilnlm/kiln/internal/shareddata"
 	"os"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/kilnlm/kiln/internal/shareddata"
 )
 
 func TestWords(t *testing.T) {

@@ -12,8 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/kilnlm/kiln/internal/cputime"
 )
 
 // genStream writes about total bytes of JSONL documents (2 to 6 KB of
@@ -100,7 +101,7 @@ outputs:
 	// run alone ("5" resets VmHWM, Linux 4.0+).
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	b.SetBytes(mb << 20)
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		dir := filepath.Join(base, fmt.Sprintf("run%d", i))
@@ -115,17 +116,8 @@ outputs:
 	b.StopTimer()
 	// MB per CPU-second is what a contended shared machine can still
 	// measure honestly; wall MB/s is printed by SetBytes.
-	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+	if cpu := (cputime.Process() - cpu0).Seconds(); cpu > 0 {
 		b.ReportMetric(float64(mb<<20)/1e6*float64(b.N)/cpu, "MB/cpu-s")
 	}
 	b.ReportMetric(peakRSS(), "peak-RSS-MiB")
-}
-
-// cpuSeconds is the process's user plus system CPU time.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kilnlm/kiln/internal/cputime"
 	"github.com/kilnlm/kiln/pipeline"
 	"github.com/kilnlm/kiln/pipeline/readers"
 )
@@ -98,18 +98,11 @@ type countEmitter struct{ docs, skips int }
 func (c *countEmitter) Doc(*pipeline.Document) error { c.docs++; return nil }
 func (c *countEmitter) Skip(pipeline.Skip)           { c.skips++ }
 
-// cpuTime returns the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU adds "cpuMB/s": bytes per second of CPU time (GC included).
 // On a shared machine wall-clock MB/s drops with other load; CPU-time
 // throughput is the per-core figure.
 func reportCPU(b *testing.B, start time.Duration, bytes int64) {
-	if el := cpuTime() - start; el > 0 {
+	if el := cputime.Process() - start; el > 0 {
 		b.ReportMetric(float64(bytes)*float64(b.N)/el.Seconds()/1e6, "cpuMB/s")
 	}
 }
@@ -126,7 +119,7 @@ func benchmarkRead(b *testing.B, ext string) {
 	}
 	b.SetBytes(raw)
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	defer func() { reportCPU(b, c0, raw) }()
 	for b.Loop() {
 		tasks, err := r.Plan([]string{p})
@@ -157,7 +150,7 @@ func benchmarkWrite(b *testing.B, parquetOut bool) {
 	}
 	b.SetBytes(raw)
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process()
 	defer func() { reportCPU(b, c0, raw) }()
 	for b.Loop() {
 		var w pipeline.TaskWriter
