@@ -36,7 +36,7 @@ var portablePrimitives = map[string]bool{
 // the Flink and Spark job servers receive it) and translates it into a
 // Dataflow job, all offline: nothing is submitted.
 func TestShippedRecipesTranslate(t *testing.T) {
-	shareddata.Dir(t)
+	t.Setenv("KILN_DATA", shareddata.Dir(t)) // also when found through KILN_SHARED_DATA
 	if os.Getenv("GOROOT") == "" {
 		t.Setenv("GOROOT", runtime.GOROOT()) // code.yaml reads ${GOROOT}/src
 	}
