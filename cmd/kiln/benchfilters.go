@@ -125,22 +125,18 @@ func recipeChain(reg *pipeline.Registry, path string, sets []string) ([]pipeline
 	if err != nil {
 		return nil, "", err
 	}
+	built, err := rec.BuildStages(reg)
+	if err != nil {
+		return nil, "", err
+	}
 	var chain []pipeline.Stage
 	var names []string
-	for _, s := range rec.Stages {
-		d, ok := reg.Lookup(s.Name)
-		if !ok {
-			return nil, "", fmt.Errorf("%s: unknown step %q", s.Pos, s.Name)
-		}
-		if d.Kind != pipeline.KindStage {
+	for _, b := range built {
+		if b.Def.Kind != pipeline.KindStage {
 			continue // dedup and other global stages need the whole corpus
 		}
-		v, _, err := reg.Build(s.Name, s.Params)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", s.Pos, err)
-		}
-		chain = append(chain, v.(pipeline.Stage))
-		names = append(names, s.Name)
+		chain = append(chain, b.Value.(pipeline.Stage))
+		names = append(names, b.Step.Name)
 	}
 	if len(chain) == 0 {
 		return nil, "", fmt.Errorf("%s has no per-document stages", rec.File)

@@ -82,16 +82,11 @@ func (r *Recipe) Resolve(reg *pipeline.Registry, check CheckInput) (*Resolved, e
 		}
 		res.Inputs = append(res.Inputs, pi)
 	}
-	for _, s := range r.Stages {
-		b, err := build(reg, s, r.Run.Seed)
-		if err != nil {
-			return nil, err
-		}
-		if b.Def.Kind == pipeline.KindOutput {
-			return nil, errAt(s.Pos, "step %q is an output; list it under outputs.steps", s.Name)
-		}
-		res.Stages = append(res.Stages, b)
+	stages, err := r.BuildStages(reg)
+	if err != nil {
+		return nil, err
 	}
+	res.Stages = stages
 	for _, s := range r.Outputs.Steps {
 		b, err := build(reg, s, r.Run.Seed)
 		if err != nil {
@@ -108,6 +103,24 @@ func (r *Recipe) Resolve(reg *pipeline.Registry, check CheckInput) (*Resolved, e
 	}
 	res.Normalized = norm
 	return res, nil
+}
+
+// BuildStages builds the recipe's stages (not its inputs or outputs), as
+// Resolve does: for tools that run a recipe's steps on other documents,
+// such as kiln bench filters.
+func (r *Recipe) BuildStages(reg *pipeline.Registry) ([]Built, error) {
+	var out []Built
+	for _, s := range r.Stages {
+		b, err := build(reg, s, r.Run.Seed)
+		if err != nil {
+			return nil, err
+		}
+		if b.Def.Kind == pipeline.KindOutput {
+			return nil, errAt(s.Pos, "step %q is an output; list it under outputs.steps", s.Name)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 func build(reg *pipeline.Registry, s Step, seed int64) (Built, error) {
