@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/kilnlm/kiln/filters/text"
+	"github.com/kilnlm/kiln/internal/swar"
 	"github.com/kilnlm/kiln/pipeline"
 )
 
@@ -152,9 +153,9 @@ func (m *foldMatcher) scanPairs(s string) uint8 {
 	var hits uint8
 	i := 0
 	for ; i+9 <= len(s); i += 8 {
-		x0, x1 := load8(s, i)|fold, load8(s, i+1)|fold
+		x0, x1 := swar.Load8(s, i)|fold, swar.Load8(s, i+1)|fold
 		for k, p := range m.pairs {
-			found := zeroBytes(x0^uint64(p[0])*0x0101010101010101) & zeroBytes(x1^uint64(p[1])*0x0101010101010101)
+			found := swar.Equal(x0, p[0]) & swar.Equal(x1, p[1])
 			for ; found != 0; found &= found - 1 {
 				if at := i + bits.TrailingZeros64(found)/8 - m.pairAt[k]; at < len(s) {
 					hits = m.check(s, at, hits)
@@ -173,13 +174,6 @@ func (m *foldMatcher) scanPairs(s string) uint8 {
 		}
 	}
 	return hits
-}
-
-// zeroBytes sets the top bit of each zero byte of v, exactly (no carry
-// crosses bytes), and nothing else.
-func zeroBytes(v uint64) uint64 {
-	const low = 0x7f7f7f7f7f7f7f7f
-	return ^((v & low) + low | v | low)
 }
 
 // check tests the patterns anchored at byte i of s that are not yet in

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/kilnlm/kiln/filters/text"
+	"github.com/kilnlm/kiln/internal/swar"
 )
 
 // docFeatures are the word-level features that Gopher quality, Gopher
@@ -57,8 +58,8 @@ func computeFeatures(s string, f *docFeatures) *docFeatures {
 		if l := len(w); l <= 8 && end >= 8 {
 			// Most words: one load, shifted so the word's bytes are low
 			// and zeros pad the top; fnv8 written out, as a call costs.
-			x := load8(s, end-8) >> (8 * uint(8-l))
-			if x&(0x80*ones) == 0 {
+			x := swar.Load8(s, end-8) >> (8 * uint(8-l))
+			if x&swar.High == 0 {
 				h := (fnvOffset ^ x&0xff) * fnvPrime
 				h = (h ^ x>>8&0xff) * fnvPrime
 				h = (h ^ x>>16&0xff) * fnvPrime
@@ -110,7 +111,6 @@ func computeFeatures(s string, f *docFeatures) *docFeatures {
 
 // FNV-1a, the word hash (before mix64).
 const (
-	ones      = 0x0101010101010101 // a byte-wise constant c is c*ones
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
@@ -128,13 +128,6 @@ var fnvUnpad = func() (t [8]uint64) {
 	}
 	return t
 }()
-
-// load8 reads s[i:i+8] little-endian (the compiler makes it one load).
-func load8(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
 
 // fnv8 runs the 8 FNV-1a steps over the bytes of x, low byte first.
 func fnv8(h, x uint64) uint64 {
@@ -158,17 +151,17 @@ func asciiWordHash(s string, start, end int) (h uint64, letter int, ok bool) {
 	var or, let uint64
 	i := start
 	for ; end-i > 8; i += 8 {
-		x := load8(s, i)
+		x := swar.Load8(s, i)
 		or |= x
 		let |= letterBytes(x)
 		h = fnv8(h, x)
 	}
 	pad := 8 - (end - i)
-	x := load8(s, end-8) >> (8 * pad)
+	x := swar.Load8(s, end-8) >> (8 * pad)
 	or |= x
 	let |= letterBytes(x)
 	h = fnv8(h, x) * fnvUnpad[pad]
-	if or&0x8080808080808080 != 0 {
+	if or&swar.High != 0 {
 		return 0, 0, false
 	}
 	if let != 0 {
@@ -181,8 +174,7 @@ func asciiWordHash(s string, start, end int) (h uint64, letter int, ok bool) {
 // (valid for bytes below 0x80: no carry crosses bytes). Folding to lower
 // case maps a zero byte to ' ', not a letter.
 func letterBytes(x uint64) uint64 {
-	y := x | 0x20*ones
-	return (y + (0x80-'a')*ones) &^ (y + (0x80-'z'-1)*ones) & (0x80 * ones)
+	return swar.InRange(x|0x20*swar.Ones, 'a', 'z')
 }
 
 // mix64 is a 64-bit finaliser (SplitMix64's) so that the word hashes fed

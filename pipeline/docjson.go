@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/kilnlm/kiln/internal/swar"
 )
 
 // MarshalDocument returns Kiln's on-disk JSON form of d, one object with the
@@ -71,13 +73,10 @@ func AppendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Copy 8 bytes at a time while none needs a look: no quote,
-		// backslash, control character or non-ASCII byte (each test is
-		// exact on whether any byte qualifies).
+		// backslash, control character or non-ASCII byte.
 		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			q, bs := x^('"'*onesBytes), x^('\\'*onesBytes)
-			if ((q-onesBytes)&^q|(bs-onesBytes)&^bs|(x-0x20*onesBytes)&^x|x)&(0x80*onesBytes) != 0 {
+			x := swar.Load8(s, i)
+			if swar.Equal(x, '"')|swar.Equal(x, '\\')|swar.Below(x, 0x20)|x&swar.High != 0 {
 				break
 			}
 			i += 8
@@ -128,8 +127,6 @@ func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
-
-const onesBytes = 0x0101010101010101 // c*onesBytes repeats byte c eight times
 
 // docJSON mirrors MarshalDocument's layout for decoding.
 type docJSON struct {

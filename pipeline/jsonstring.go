@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/kilnlm/kiln/internal/swar"
 )
 
 // UnquoteJSONString decodes a valid JSON string literal (quotes
@@ -87,15 +90,11 @@ func hex4(b []byte) int {
 // false for an unterminated string, a raw control character or a bad
 // escape.
 func ScanJSONString(b []byte, i int) (int, bool) {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for {
-		// Skip 8 bytes at a time while none is '"', '\\' or below 0x20
-		// (each test is exact on whether any byte qualifies).
+		// Skip 8 bytes at a time while none is '"', '\\' or below 0x20.
 		for i+8 <= len(b) {
-			x := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-				uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
-			q, bs := x^('"'*ones), x^('\\'*ones)
-			if ((q-ones)&^q|(bs-ones)&^bs|(x-0x20*ones)&^x)&highs != 0 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if swar.Equal(x, '"')|swar.Equal(x, '\\')|swar.Below(x, 0x20) != 0 {
 				break
 			}
 			i += 8

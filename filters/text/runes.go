@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/kilnlm/kiln/internal/swar"
 )
 
 // RuneCount counts the code points of s as utf8.RuneCountInString does
@@ -51,10 +53,7 @@ func runeCountScalar(s string) int {
 	n, i := 0, 0
 	for i < len(s) {
 		if i+8 <= len(s) {
-			// The compiler turns this into one 8-byte load.
-			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if w&0x8080808080808080 == 0 {
+			if swar.Load8(s, i)&swar.High == 0 {
 				n += 8
 				i += 8
 				continue
